@@ -1,0 +1,8 @@
+/**
+ * The ABI version, stated by every guest image and checked by the hypervisor at boot.
+ * Rule (as Xen's __XEN_INTERFACE_VERSION__): additions bump the minor and keep the major; a change
+ * that breaks an existing guest bumps the major. A guest built for a newer major than the host
+ * knows is refused; older minors of the same major keep working.
+ */
+export const ABI_MAJOR = 1;
+export const ABI_MINOR = 0;

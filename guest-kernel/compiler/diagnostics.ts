@@ -1,0 +1,118 @@
+/**
+ * Diagnostics: the catalogue of the compiler's message codes, the collector every stage reports
+ * into, and the one function that formats a diagnostic as text (`file.ts:3:7: error TSG2001: ...`).
+ *
+ * Stages never throw for a problem in guest code: they add a diagnostic and carry on (or stop
+ * after the stage). An exception out of a stage is a compiler bug.
+ */
+import path from 'node:path';
+import ts from 'typescript';
+import type { Diagnostic, SourcePos } from './types.ts';
+
+/**
+ * Stable codes. 1xxx: the program as a whole; 2xxx: a construct outside the subset; 3xxx: a
+ * construct inside the subset used in a way the compiler cannot translate; 9xxx: compiler bugs.
+ * Codes are never reused for a different meaning.
+ */
+export const Code = {
+  entryNotFound: 'TSG1001',
+  noMain: 'TSG1002',
+  mainSignature: 'TSG1003',
+  badOption: 'TSG1004',
+
+  closure: 'TSG2001',
+  classes: 'TSG2002',
+  objects: 'TSG2003',
+  dynamicArray: 'TSG2004',
+  floatLiteral: 'TSG2005',
+  anyType: 'TSG2006',
+  stringValue: 'TSG2007',
+  exceptions: 'TSG2008',
+  statement: 'TSG2009',
+  expression: 'TSG2010',
+  type: 'TSG2011',
+  declaration: 'TSG2012',
+  topLevelStatement: 'TSG2013',
+  arrayPlacement: 'TSG2014',
+  arrayKind: 'TSG2015',
+  tooManyParams: 'TSG2016',
+  functionValue: 'TSG2017',
+  moduleForm: 'TSG2018',
+  nullish: 'TSG2019',
+
+  nonConstInit: 'TSG3001',
+  literalRange: 'TSG3002',
+  constDivZero: 'TSG3003',
+  caseLabel: 'TSG3004',
+  constArg: 'TSG3005',
+  arrayLength: 'TSG3006',
+  offsetRange: 'TSG3007',
+
+  internal: 'TSG9001',
+} as const;
+export type CodeName = keyof typeof Code;
+
+/** Collects diagnostics; positions are computed relative to `rootDir`. */
+export class DiagnosticBag {
+  readonly items: Diagnostic[] = [];
+  /** Node positions already reported, so one construct gives one message (not one per pass). */
+  private readonly seen = new Set<string>();
+
+  constructor(readonly rootDir: string) {}
+
+  get errorCount(): number {
+    return this.items.filter((d) => d.category === 'error').length;
+  }
+
+  add(code: string, message: string, pos?: SourcePos): void {
+    const key = `${code}:${pos?.file}:${pos?.line}:${pos?.col}`;
+    if (this.seen.has(key)) return;
+    this.seen.add(key);
+    this.items.push(pos ? { code, category: 'error', message, pos } : { code, category: 'error', message });
+  }
+
+  /** An error at `node`. */
+  at(node: ts.Node, code: string, message: string): void {
+    this.add(code, message, posOfNode(node, this.rootDir));
+  }
+
+  /** A TypeScript diagnostic, passed through with its TSnnnn code. */
+  addTs(d: ts.Diagnostic): void {
+    const message = ts.flattenDiagnosticMessageText(d.messageText, ' ').replace(/\s+/g, ' ');
+    const code = `TS${d.code}`;
+    if (d.file && d.start !== undefined) {
+      const lc = d.file.getLineAndCharacterOfPosition(d.start);
+      this.add(code, message, { file: displayPath(d.file.fileName, this.rootDir), line: lc.line + 1, col: lc.character + 1 });
+    } else {
+      this.add(code, message);
+    }
+  }
+}
+
+/** Where `node` starts (skipping leading trivia), relative to rootDir. */
+export function posOfNode(node: ts.Node, rootDir: string): SourcePos {
+  const sf = node.getSourceFile();
+  const lc = sf.getLineAndCharacterOfPosition(node.getStart(sf));
+  return { file: displayPath(sf.fileName, rootDir), line: lc.line + 1, col: lc.character + 1 };
+}
+
+/** A path as shown to people: relative to rootDir when inside it, with forward slashes. */
+export function displayPath(fileName: string, rootDir: string): string {
+  const rel = path.relative(rootDir, fileName);
+  const shown = rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : fileName;
+  return shown.split(path.sep).join('/');
+}
+
+/** The one formatting place: `file.ts:3:7: error TSG2001: closures are not supported (arrow function)`. */
+export function formatDiagnostic(d: Diagnostic): string {
+  const where = d.pos ? `${d.pos.file}:${d.pos.line}:${d.pos.col}: ` : '';
+  return `${where}${d.category} ${d.code}: ${d.message}`;
+}
+
+/** Diagnostics sorted by file, line and column (whole-program ones first), for stable output. */
+export function sortDiagnostics(ds: readonly Diagnostic[]): Diagnostic[] {
+  return [...ds].sort((a, b) => {
+    if (!a.pos || !b.pos) return a.pos ? 1 : b.pos ? -1 : 0;
+    return a.pos.file.localeCompare(b.pos.file) || a.pos.line - b.pos.line || a.pos.col - b.pos.col;
+  });
+}

@@ -1,0 +1,127 @@
+/**
+ * Data shapes shared by the compiler's stages: targets, options, results, value types, and the
+ * diagnostic record. The IR has its own file (ir.ts); everything else a stage hands to another is
+ * declared here, so that a reader finds every contract in one place.
+ */
+import type { GuestImage } from '../../abi/image.ts';
+
+export type Target = 'native' | 'pv';
+
+/** Element kinds of the supported typed arrays. */
+export type ElemKind = 'i8' | 'u8' | 'i16' | 'u16' | 'i32';
+
+/** Bytes per element, by kind. */
+export const ELEM_BYTES: Readonly<Record<ElemKind, 1 | 2 | 4>> = { i8: 1, u8: 1, i16: 2, u16: 2, i32: 4 };
+
+/** Constructor name of each kind, as guest code spells it. */
+export const ELEM_TYPE_NAMES: Readonly<Record<ElemKind, string>> = {
+  i8: 'Int8Array',
+  u8: 'Uint8Array',
+  i16: 'Int16Array',
+  u16: 'Uint16Array',
+  i32: 'Int32Array',
+};
+
+/**
+ * What a guest value is at run time. Every value is one 32-bit word:
+ * - int: a 32-bit two's-complement integer (TypeScript `number`, numeric enums and literals);
+ * - bool: 0 or 1;
+ * - string: the address of the first byte of a static string literal (length word just below);
+ * - array: the address of element 0 of a static typed array (length word just below);
+ * - void: no value (function results only).
+ */
+export type ValueType =
+  | { readonly kind: 'int' }
+  | { readonly kind: 'bool' }
+  | { readonly kind: 'string' }
+  | { readonly kind: 'array'; readonly elem: ElemKind }
+  | { readonly kind: 'void' };
+
+export const INT: ValueType = { kind: 'int' };
+export const BOOL: ValueType = { kind: 'bool' };
+export const STRING: ValueType = { kind: 'string' };
+export const VOID: ValueType = { kind: 'void' };
+
+export function typeName(t: ValueType): string {
+  switch (t.kind) {
+    case 'int':
+      return 'number';
+    case 'bool':
+      return 'boolean';
+    case 'string':
+      return 'string';
+    case 'array':
+      return ELEM_TYPE_NAMES[t.elem];
+    case 'void':
+      return 'void';
+  }
+}
+
+/** A position in a guest source file; line and column count from 1. */
+export interface SourcePos {
+  file: string;
+  line: number;
+  col: number;
+}
+
+export type DiagnosticCategory = 'error' | 'warning';
+
+/**
+ * One compiler message. `code` is stable (TSGnnnn for the guest compiler, TSnnnn for a TypeScript
+ * diagnostic passed through); `file` is relative to the compile's root directory when inside it.
+ * Formatted in exactly one place: diagnostics.ts `formatDiagnostic`.
+ */
+export interface Diagnostic {
+  code: string;
+  category: DiagnosticCategory;
+  message: string;
+  /** Absent for whole-program messages (bad options, missing entry file). */
+  pos?: SourcePos;
+}
+
+export interface CompileOptions {
+  target: Target;
+  /** Paths in messages and in the line table are made relative to this (default: process.cwd()). */
+  rootDir?: string;
+  /**
+   * Files under these directories are shared with the host (abi/): their TypeScript diagnostics
+   * are not reported (the host build checks them against the full lib), and only the declarations
+   * a guest actually uses are compiled and subset-checked. Default: the repository's abi/.
+   */
+  sharedDirs?: string[];
+  /** In-memory sources by absolute path, consulted before the file system (tests). */
+  sources?: ReadonlyMap<string, string>;
+  /** Load address of the code (default LOAD_BASE from abi/platform.ts). */
+  loadAddress?: number;
+  /** Optimisation passes on (default true); off gives a straightforward translation for debugging. */
+  optimize?: boolean;
+}
+
+/** One line of the listing: an address and the source line that produced it. */
+export interface ListingLine {
+  addr: number;
+  file: string;
+  line: number;
+  text?: string;
+}
+
+export interface CompileStats {
+  /** Milliseconds spent in each stage. */
+  ms: { load: number; check: number; lower: number; optimize: number; regalloc: number; emit: number; assemble: number };
+  functions: number;
+  codeBytes: number;
+  dataBytes: number;
+}
+
+export type CompileResult =
+  | {
+      ok: true;
+      image: GuestImage;
+      /** The assembly text given to the assembler. */
+      asm: string;
+      /** Human-readable listing: address, encoding, disassembly and source line. */
+      listing: string;
+      diagnostics: Diagnostic[];
+      stats: CompileStats;
+    }
+  | { ok: false; diagnostics: Diagnostic[] };

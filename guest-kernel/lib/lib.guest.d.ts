@@ -1,0 +1,93 @@
+/**
+ * The guest's standard library, as types: everything the TypeScript subset may use and nothing
+ * else, so that editor completion shows what compiles. The compiler passes `noLib` and this file
+ * (with intrinsics.d.ts) instead of lib.es*.d.ts: a program then loads in tens of milliseconds
+ * instead of parsing the 1 MB default lib (see guest-kernel/README.md).
+ *
+ * The first block is what the TypeScript checker itself requires to exist (global Array, Boolean,
+ * Function, IArguments, Number, Object, RegExp, String); the subset supports none of their
+ * methods beyond those declared here.
+ */
+
+interface Array<T> {
+  readonly length: number;
+  [n: number]: T;
+}
+interface ReadonlyArray<T> {
+  readonly length: number;
+  readonly [n: number]: T;
+}
+interface Boolean {}
+interface Function {}
+interface CallableFunction extends Function {}
+interface NewableFunction extends Function {}
+interface IArguments {}
+interface Number {}
+interface Object {}
+interface RegExp {}
+interface TemplateStringsArray extends ReadonlyArray<string> {}
+
+/** A string literal: static bytes with a length. Only these two members are supported. */
+interface String {
+  /** Number of bytes (the literal's UTF-8 length; the same as JavaScript's for ASCII). */
+  readonly length: number;
+  /** The byte at `index` (zero-extended); no bounds check. */
+  charCodeAt(index: number): number;
+}
+
+/** Utility types (type-level only). */
+type Readonly<T> = { readonly [P in keyof T]: T[P] };
+type Record<K extends keyof any, T> = { [P in K]: T };
+
+/** Wrapping 32-bit multiply: the one Math function of the subset (`mul` on the machine). */
+interface Math {
+  imul(a: number, b: number): number;
+}
+declare var Math: Math;
+
+// Fixed-size typed arrays: declared at module level (`const t = new Int32Array(256)` or with a
+// constant element list), stored statically, indexed with `t[i]` (no bounds check). The length
+// word sits just below element 0, so an array passed as a parameter knows its `length`.
+// Each type carries a brand (a unique symbol no guest can name) so that the checker keeps them
+// apart: an Int8Array is not an Int32Array, though both have only `length` and an index.
+
+declare const __int8Array: unique symbol;
+declare const __uint8Array: unique symbol;
+declare const __int16Array: unique symbol;
+declare const __uint16Array: unique symbol;
+declare const __int32Array: unique symbol;
+
+interface Int8Array {
+  [index: number]: number;
+  readonly length: number;
+  readonly [__int8Array]: true;
+}
+declare var Int8Array: { new (lengthOrElements: number | readonly number[]): Int8Array };
+
+interface Uint8Array {
+  [index: number]: number;
+  readonly length: number;
+  readonly [__uint8Array]: true;
+}
+declare var Uint8Array: { new (lengthOrElements: number | readonly number[]): Uint8Array };
+
+interface Int16Array {
+  [index: number]: number;
+  readonly length: number;
+  readonly [__int16Array]: true;
+}
+declare var Int16Array: { new (lengthOrElements: number | readonly number[]): Int16Array };
+
+interface Uint16Array {
+  [index: number]: number;
+  readonly length: number;
+  readonly [__uint16Array]: true;
+}
+declare var Uint16Array: { new (lengthOrElements: number | readonly number[]): Uint16Array };
+
+interface Int32Array {
+  [index: number]: number;
+  readonly length: number;
+  readonly [__int32Array]: true;
+}
+declare var Int32Array: { new (lengthOrElements: number | readonly number[]): Int32Array };
