@@ -220,7 +220,7 @@ export const enum Cr {
   Ksp = 6,
   /** Free for the kernel (RISC-V's sscratch): e.g. a per-CPU pointer. */
   Scratch = 7,
-  /** Virtual time: instructions retired plus instructions idled in HLT, low 32 bits. Read-only. */
+  /** Virtual time before this instruction: retired plus idled in HLT, low 32 bits. Read-only. */
   Time = 8,
 }
 export const CR_COUNT = 9;

@@ -438,9 +438,9 @@ type SymbolDef =
 /** What evaluating an expression gave: a value, or why not. */
 type Eval =
   | { kind: 'value'; value: number }
-  | { kind: 'undefined'; name: string; col: number } // defined nowhere
-  | { kind: 'later'; name: string; col: number } // defined, but not yet at this point of pass 1
-  | { kind: 'error'; col: number; message: string };
+  | { kind: 'undefined'; name: string; col: number; line?: number } // defined nowhere
+  | { kind: 'later'; name: string; col: number; line?: number } // defined, but not yet at this point of pass 1
+  | { kind: 'error'; col: number; message: string; line?: number };
 
 const SEG_RWX = SEG_R | SEG_W | SEG_X;
 const ADDRESS_LIMIT = 2 ** 32;
@@ -492,6 +492,8 @@ class Assembly {
   stmt: Stmt = { line: 1, text: '', labels: [], op: undefined, fixed: new Map() };
   target: ImageTarget = 'native';
   entry: { expr: Expr; line: number; col: number } | undefined;
+  /** Address of the current statement: the value of `.`. */
+  here = 0;
   firstInstruction: number | undefined;
   readonly lines: ImageLine[] = [];
   readonly listing: ListingLine[] = [];
@@ -524,7 +526,7 @@ class Assembly {
   }
 
   /** Evaluate with `.` = the address of the current statement. */
-  evaluate(e: Expr, dot: number | undefined = this.dot): Eval {
+  evaluate(e: Expr, dot: number | undefined = this.here): Eval {
     switch (e.k) {
       case 'num':
         return { kind: 'value', value: e.value };
@@ -558,7 +560,8 @@ class Assembly {
     def.resolving = false;
     // Cache only settled values: a 'later' may become a value once pass 1 gets further.
     if (v.kind === 'value') def.value = v.value;
-    return v;
+    // A problem inside the definition is reported on the definition's line, where its column points.
+    return v.kind !== 'value' && v.line === undefined ? { ...v, line: def.line } : v;
   }
 
   /**
@@ -568,8 +571,9 @@ class Assembly {
   value(e: Expr): number | undefined {
     const v = this.evaluate(e);
     if (v.kind === 'value') return v.value;
-    if (v.kind === 'error') this.error(v.col, v.message);
-    else if (this.pass === 2) this.error(v.col, `undefined symbol '${v.name}'`);
+    const line = v.line ?? this.stmt.line;
+    if (v.kind === 'error') this.errorAt(line, v.col, v.message);
+    else if (this.pass === 2) this.errorAt(line, v.col, `undefined symbol '${v.name}'`);
     return undefined;
   }
 
@@ -581,10 +585,11 @@ class Assembly {
     if (this.pass === 2) return this.stmt.fixed.get(slot) ?? undefined;
     const v = this.evaluate(e);
     let result: number | null = null;
+    const line = v.kind === 'value' ? this.stmt.line : (v.line ?? this.stmt.line);
     if (v.kind === 'value') result = v.value;
-    else if (v.kind === 'error') this.error(v.col, v.message);
-    else if (v.kind === 'undefined') this.error(v.col, `undefined symbol '${v.name}'`);
-    else this.error(v.col, `${what} must be known when it is reached, but '${v.name}' is only defined further down${hint ? `; ${hint}` : ''}`);
+    else if (v.kind === 'error') this.errorAt(line, v.col, v.message);
+    else if (v.kind === 'undefined') this.errorAt(line, v.col, `undefined symbol '${v.name}'`);
+    else this.errorAt(line, v.col, `${what} must be known when it is reached, but '${v.name}' is only defined further down${hint ? `; ${hint}` : ''}`);
     this.stmt.fixed.set(slot, result);
     return result ?? undefined;
   }
@@ -743,6 +748,7 @@ function runPass(a: Assembly, stmts: readonly Stmt[], pass: 1 | 2): void {
     a.stmt = s;
     const seg = a.seg;
     const start = seg.size;
+    a.here = a.dot;
     if (pass === 1) defineLabels(a, s);
     if (s.op) dispatch(a, s.op);
     if (pass === 2) {

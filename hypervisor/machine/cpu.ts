@@ -641,7 +641,8 @@ export class Cpu {
         return true;
       case 0x74: // mfcr
         if (imm >= CR_COUNT) return this.except(Vector.GeneralProtection);
-        regs[rd] = imm === Cr.Time ? this.icount : this.cr[imm]!;
+        // Time reads the instructions retired before this one.
+        regs[rd] = imm === Cr.Time ? this.icount - 1 : this.cr[imm]!;
         return false;
       case 0x75: // mtcr
         return this.writeCr(imm, regs[rd]!);
