@@ -95,24 +95,22 @@ export function segmentFlagsString(flags: number): string {
 // Schemas. The raw fields are read into plain objects first, then validated here, so every rule
 // lives in one place and each refusal comes out as one zod issue with a path.
 
-const uint = (bits: 8 | 16 | 32) =>
-  z
-    .number({ error: (iss) => `expected an unsigned ${bits}-bit integer, got ${describe(iss.input)}` })
-    .refine((v) => Number.isInteger(v) && v >= 0 && v < 2 ** bits, {
-      error: (iss) => `expected an unsigned ${bits}-bit integer, got ${describe(iss.input)}`,
-    });
+const uint = (bits: 16 | 32) => {
+  const error = (iss: { input: unknown }): string => `expected an unsigned ${bits}-bit integer, got ${shown(iss.input)}`;
+  return z.number({ error }).refine((v) => Number.isInteger(v) && v >= 0 && v < 2 ** bits, { error });
+};
 
-const mustBeZero = z.number().refine((v) => v === 0, { error: (iss) => `reserved, must be zero, got ${describe(iss.input)}` });
+const mustBeZero = z.number().refine((v) => v === 0, { error: (iss) => `reserved, must be zero, got ${shown(iss.input)}` });
 
 /** The fixed header as read from the file (before anything is trusted). */
 const RawHeaderSchema = z
   .object({
     magic: z.literal(IMAGE_MAGIC, { error: (iss) => `expected '${IMAGE_MAGIC}', got '${String(iss.input)}': not a tsvisor image` }),
     version: z.literal(IMAGE_FORMAT_VERSION, {
-      error: (iss) => `unsupported image format version ${describe(iss.input)} (this build reads version ${IMAGE_FORMAT_VERSION})`,
+      error: (iss) => `unsupported image format version ${shown(iss.input)} (this build reads version ${IMAGE_FORMAT_VERSION})`,
     }),
     target: z.number().refine((v) => v === TARGET_CODES.native || v === TARGET_CODES.pv, {
-      error: (iss) => `expected 0 (native) or 1 (pv), got ${describe(iss.input)}`,
+      error: (iss) => `expected 0 (native) or 1 (pv), got ${shown(iss.input)}`,
     }),
     reserved0: mustBeZero,
     abiMajor: uint(16),
@@ -160,19 +158,19 @@ const FileExtentsSchema = z
   .superRefine((f, ctx) => {
     f.segment.forEach((s, i) => {
       if (s.fileSize === 0) return; // nothing stored: the offset is never read
-      const issue = extentIssue(s.fileOffset, s.fileSize, f.tableEnd, f.fileBytes, 'the header and segment table');
+      const issue = extentIssue(s.fileOffset, s.fileSize, f.tableEnd, f.fileBytes);
       if (issue) ctx.addIssue({ code: 'custom', path: ['segment', i, 'fileOffset'], message: issue });
     });
     const { symbolsOffset: off, symbolsLength: len } = f.header;
     if (len === 0) return;
-    const issue = extentIssue(off, len, f.tableEnd, f.fileBytes, 'the header and segment table');
+    const issue = extentIssue(off, len, f.tableEnd, f.fileBytes);
     if (issue) ctx.addIssue({ code: 'custom', path: ['header', 'symbolsOffset'], message: issue });
   });
 
-/** Message if [off, off+len) is not inside [floor, fileBytes), else undefined. */
-function extentIssue(off: number, len: number, floor: number, fileBytes: number, floorName: string): string | undefined {
+/** Why [off, off+len) is not between the end of the segment table and the end of the file, if it is not. */
+function extentIssue(off: number, len: number, tableEnd: number, fileBytes: number): string | undefined {
   if (off + len > fileBytes) return `${hex(off)}+${hex(len)} runs past the end of the file (${hex(fileBytes)} bytes)`;
-  if (off < floor) return `${hex(off)} lies inside ${floorName} (which end at ${hex(floor)})`;
+  if (off < tableEnd) return `${hex(off)} lies inside the header and segment table (which end at ${hex(tableEnd)})`;
   return undefined;
 }
 
@@ -242,10 +240,11 @@ const SymbolSectionSchema = z.object({
   lines: z.array(LineSchema).optional(),
 });
 
-const ImageTargetSchema = z.enum(['native', 'pv'], { error: (iss) => `expected 'native' or 'pv', got ${describe(iss.input)}` });
+const ImageTargetSchema = z.enum(['native', 'pv'], { error: (iss) => `expected 'native' or 'pv', got ${shown(iss.input)}` });
 const AbiSchema = z.object({ major: uint(16), minor: uint(16) });
 
-function describe(v: unknown): string {
+/** A value for a message: numbers above 9 also in hex, since offsets and addresses read better so. */
+function shown(v: unknown): string {
   return typeof v === 'string' ? `'${v}'` : typeof v === 'number' && Number.isInteger(v) && v > 9 ? `${v} (${hex(v)})` : String(v);
 }
 

@@ -225,8 +225,8 @@ type Expr =
   | { k: 'num'; value: number; col: number }
   | { k: 'sym'; name: string; col: number }
   | { k: 'dot'; col: number }
-  | { k: 'unary'; op: string; arg: Expr; col: number }
-  | { k: 'binary'; op: string; left: Expr; right: Expr; col: number };
+  | { k: 'unary'; op: UnaryOp; arg: Expr; col: number }
+  | { k: 'binary'; op: BinaryOp; left: Expr; right: Expr; col: number };
 
 type Operand =
   | { kind: 'reg'; reg: number; name: string; col: number }
@@ -364,19 +364,22 @@ function parseMemory(cur: Cursor): Operand | Fail {
 }
 
 /** Binding strength of binary operators, as in C. */
-const PRECEDENCE: Readonly<Record<string, number>> = { '|': 1, '^': 2, '&': 3, '<<': 4, '>>': 4, '+': 5, '-': 5, '*': 6, '/': 6, '%': 6 };
+const PRECEDENCE = { '|': 1, '^': 2, '&': 3, '<<': 4, '>>': 4, '+': 5, '-': 5, '*': 6, '/': 6, '%': 6 } as const;
+type BinaryOp = keyof typeof PRECEDENCE;
+type UnaryOp = '-' | '+' | '~';
+const isBinaryOp = (t: Token | undefined): t is Extract<Token, { kind: 'punct' }> & { text: BinaryOp } =>
+  t?.kind === 'punct' && Object.hasOwn(PRECEDENCE, t.text);
 
 function parseExpr(cur: Cursor, minPrecedence = 1): Expr | Fail {
   let left = parseUnary(cur);
   if (left instanceof Fail) return left;
   for (;;) {
     const t = cur.peek();
-    const prec = t?.kind === 'punct' ? PRECEDENCE[t.text] : undefined;
-    if (t === undefined || prec === undefined || prec < minPrecedence) return left;
+    if (!isBinaryOp(t) || PRECEDENCE[t.text] < minPrecedence) return left;
     cur.next();
-    const right = parseExpr(cur, prec + 1);
+    const right = parseExpr(cur, PRECEDENCE[t.text] + 1);
     if (right instanceof Fail) return right;
-    left = { k: 'binary', op: (t as { text: string }).text, left, right, col: t.col };
+    left = { k: 'binary', op: t.text, left, right, col: t.col };
   }
 }
 
@@ -385,7 +388,7 @@ function parseUnary(cur: Cursor): Expr | Fail {
   if (t?.kind === 'punct' && (t.text === '-' || t.text === '+' || t.text === '~')) {
     cur.next();
     const arg = parseUnary(cur);
-    return arg instanceof Fail ? arg : { k: 'unary', op: t.text, arg, col: t.col };
+    return arg instanceof Fail ? arg : { k: 'unary', op: t.text as UnaryOp, arg, col: t.col };
   }
   return parsePrimary(cur);
 }
@@ -571,9 +574,7 @@ class Assembly {
   value(e: Expr): number | undefined {
     const v = this.evaluate(e);
     if (v.kind === 'value') return v.value;
-    const line = v.line ?? this.stmt.line;
-    if (v.kind === 'error') this.errorAt(line, v.col, v.message);
-    else if (this.pass === 2) this.errorAt(line, v.col, `undefined symbol '${v.name}'`);
+    if (v.kind === 'error' || this.pass === 2) this.errorAt(v.line ?? this.stmt.line, v.col, this.whyNot(v));
     return undefined;
   }
 
@@ -584,14 +585,18 @@ class Assembly {
   fixedValue(slot: number, e: Expr, what: string, hint?: string): number | undefined {
     if (this.pass === 2) return this.stmt.fixed.get(slot) ?? undefined;
     const v = this.evaluate(e);
-    let result: number | null = null;
-    const line = v.kind === 'value' ? this.stmt.line : (v.line ?? this.stmt.line);
-    if (v.kind === 'value') result = v.value;
-    else if (v.kind === 'error') this.errorAt(line, v.col, v.message);
-    else if (v.kind === 'undefined') this.errorAt(line, v.col, `undefined symbol '${v.name}'`);
-    else this.errorAt(line, v.col, `${what} must be known when it is reached, but '${v.name}' is only defined further down${hint ? `; ${hint}` : ''}`);
-    this.stmt.fixed.set(slot, result);
-    return result ?? undefined;
+    this.stmt.fixed.set(slot, v.kind === 'value' ? v.value : null);
+    if (v.kind === 'value') return v.value;
+    const message =
+      v.kind === 'later'
+        ? `${what} must be known when it is reached, but '${v.name}' is only defined further down${hint ? `; ${hint}` : ''}`
+        : this.whyNot(v);
+    this.errorAt(v.line ?? this.stmt.line, v.col, message);
+    return undefined;
+  }
+
+  private whyNot(v: Exclude<Eval, { kind: 'value' }>): string {
+    return v.kind === 'error' ? v.message : `undefined symbol '${v.name}'`;
   }
 
   /** Emit one instruction word (0 as a placeholder when it could not be encoded). */
@@ -607,14 +612,14 @@ class Assembly {
 
 const hex = (n: number): string => (n < 0 ? `-0x${(-n).toString(16)}` : `0x${n.toString(16)}`);
 
-function applyUnary(op: string, v: number): number {
+function applyUnary(op: UnaryOp, v: number): number {
   if (op === '-') return -v;
   if (op === '~') return ~v;
   return v;
 }
 
 /** Arithmetic is exact; bitwise operators work on 32-bit values, as the machine does. */
-function applyBinary(op: string, l: number, r: number): number {
+function applyBinary(op: BinaryOp, l: number, r: number): number {
   switch (op) {
     case '+':
       return l + r;
@@ -637,7 +642,6 @@ function applyBinary(op: string, l: number, r: number): number {
     case '>>':
       return Math.floor(l / 2 ** (r & 63));
   }
-  return NaN;
 }
 
 function checked(v: number, col: number): Eval {

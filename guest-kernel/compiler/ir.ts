@@ -91,7 +91,10 @@ export type Term = (
   | { k: 'jmp'; target: BlockId }
   | { k: 'br'; cond: Cond; a: VReg; b: VReg; t: BlockId; f: BlockId }
   | { k: 'ret'; value: VReg | null }
-  /** Indirect jump through a jump table: `addr` holds the target; `targets` are the possible ones. */
+  /**
+   * Indirect jump through the jump table `table` (emitted after the function, one word per entry):
+   * `addr` holds the loaded target; `targets` lists the table's entries in order.
+   */
   | { k: 'jr'; addr: VReg; targets: BlockId[]; table: string }
   /** Control never reaches the end of this block (after a call to a function that never returns). */
   | { k: 'unreachable' }
@@ -101,12 +104,6 @@ export interface Block {
   id: BlockId;
   instrs: Instr[];
   term: Term;
-}
-
-/** A jump table to place in read-only data: one word per entry, the address of a block. */
-export interface JumpTable {
-  label: string;
-  targets: BlockId[];
 }
 
 export interface IrFunction {
@@ -119,7 +116,6 @@ export interface IrFunction {
   blocks: Block[];
   nextVreg: number;
   returnsValue: boolean;
-  jumpTables: JumpTable[];
   loc: Loc;
 }
 

@@ -1,0 +1,145 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../hypervisor/cli.ts';
+
+const BIN = new URL('../../hypervisor/bin/tsvisor.mjs', import.meta.url).pathname;
+const DEMO = new URL('../../guest-kernel/programs/asm/demo.s', import.meta.url).pathname;
+
+/** Run the CLI in-process, capturing stdout and stderr. */
+function cli(...argv: string[]): { code: number; out: string; err: string } {
+  let out = '';
+  let err = '';
+  const code = main(argv, { out: (s) => void (out += s), err: (s) => void (err += s) });
+  return { code, out, err };
+}
+
+/** A clear one-line error: exit 2, one line on stderr, no stack trace. */
+function expectOneLineError(r: { code: number; err: string }, pattern: RegExp): void {
+  expect(r.code).toBe(2);
+  expect(r.err.trimEnd().split('\n')).toHaveLength(1);
+  expect(r.err).toMatch(pattern);
+  expect(r.err).not.toMatch(/\n\s+at /);
+}
+
+let dir: string;
+let image: string;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'tsvisor-cli-'));
+  image = join(dir, 'demo.img');
+  expect(cli('asm', DEMO, '-o', image).code).toBe(0);
+});
+
+describe('tsvisor run', () => {
+  it('streams the console and exits with the low 8 bits of the shutdown code', () => {
+    const r = cli('run', image, '--mode', 'native');
+    expect(r.out).toContain('hello from a native tsvisor guest');
+    expect(r.code).toBe(42);
+  });
+
+  it('--json prints one object with mode, exitCode, console, instructions, events and hostNs', () => {
+    const r = cli('run', image, '--json');
+    const j = JSON.parse(r.out);
+    expect(j).toMatchObject({ mode: 'native', exitCode: 42, events: { irq0: 5 } });
+    expect(j.console).toContain('hello');
+    expect(typeof j.instructions).toBe('number');
+    expect(typeof j.hostNs).toBe('number');
+  });
+
+  it('gives identical JSON on two runs except for host time', () => {
+    const a = JSON.parse(cli('run', image, '--json').out);
+    const b = JSON.parse(cli('run', image, '--json').out);
+    expect(a.hostNs).toBeGreaterThan(0);
+    expect({ ...a, hostNs: 0 }).toEqual({ ...b, hostNs: 0 });
+  });
+
+  it('--trace prints interrupts and port accesses with the disassembled instruction', () => {
+    const r = cli('run', image, '--trace');
+    expect(r.err).toMatch(/irq0/);
+    expect(r.err).toMatch(/out .*0x3f8 \(uart\).*out 0x3f8, r2/);
+    expect(r.err).toMatch(/in .*0x1f0 \(block\)/);
+  });
+
+  it('--max-instructions stops a runaway guest with a clear message and exit 124', () => {
+    const loop = join(dir, 'loop.s');
+    writeFileSync(loop, 'spin: jmp spin\n');
+    expect(cli('asm', loop, '-o', join(dir, 'loop.img')).code).toBe(0);
+    const r = cli('run', join(dir, 'loop.img'), '--max-instructions', '1000');
+    expect(r.code).toBe(124);
+    expect(r.err).toMatch(/stopped after 1000 instructions/);
+  });
+
+  it('--disk saves the guest writes to the file', () => {
+    const src = join(dir, 'w.s');
+    writeFileSync(src, 'li r1, 1\nout 0x1f3, r1\nout 0x1f2, r1\nli r1, 0x30\nout 0x1f7, r1\nli r2, 0x41424344\nli r3, 128\nl: out 0x1f0, r2\naddi r3, r3, -1\nli r4, 0\nbne r3, r4, l\nout 0xf4, r4\n');
+    expect(cli('asm', src, '-o', join(dir, 'w.img')).code).toBe(0);
+    const disk = join(dir, 'disk.bin');
+    writeFileSync(disk, new Uint8Array(2048));
+    expect(cli('run', join(dir, 'w.img'), '--disk', disk).code).toBe(0);
+    const bytes = readFileSync(disk);
+    expect(bytes.length).toBe(2048);
+    expect(bytes.readUInt32LE(512)).toBe(0x41424344);
+    expect(bytes.readUInt32LE(1020)).toBe(0x41424344);
+    expect(bytes.readUInt32LE(1024)).toBe(0);
+  });
+});
+
+describe('bad input gets one clear line and exit code 2', () => {
+  it('a missing file', () => expectOneLineError(cli('run', join(dir, 'nope.img')), /cannot read image '.*nope\.img': no such file/));
+
+  it('a truncated image', () => {
+    const cut = join(dir, 'cut.img');
+    writeFileSync(cut, readFileSync(image).subarray(0, 20));
+    expectOneLineError(cli('run', cut), /cut\.img: .*truncated/);
+  });
+
+  it('a file that is not an image', () => {
+    const foreign = join(dir, 'foreign.img');
+    writeFileSync(foreign, 'this is a text file, not a guest image\n');
+    expectOneLineError(cli('run', foreign), /foreign\.img: .*magic/);
+  });
+
+  it('an unknown mode', () => expectOneLineError(cli('run', image, '--mode', 'warp'), /--mode: unknown mode 'warp'/));
+
+  it('an unknown flag', () => expectOneLineError(cli('run', image, '--fast'), /run: Unknown option '--fast'/));
+
+  it('a bad number', () => expectOneLineError(cli('run', image, '--max-instructions', 'lots'), /--max-instructions: expected a positive whole number/));
+
+  it('an assembler syntax error, with line and column', () => {
+    const bad = join(dir, 'bad.s');
+    writeFileSync(bad, 'start:\n  li r1, 1\n  add r1, r2, r99\n');
+    expectOneLineError(cli('asm', bad, '-o', join(dir, 'bad.img')), /bad\.s:3:15: .*r99/);
+  });
+
+  it('an unknown command', () => expectOneLineError(cli('frobnicate'), /unknown command 'frobnicate'/));
+});
+
+describe('help', () => {
+  it('lists every command, and every flag of each command', () => {
+    const top = cli('--help').out;
+    for (const c of ['run', 'asm', 'disasm', 'demo']) expect(top).toContain(c);
+    const run = cli('run', '--help').out;
+    for (const f of ['--mode', '--json', '--trace', '--max-instructions', '--memory', '--disk', '--input']) expect(run).toContain(f);
+  });
+});
+
+describe('the installed executable', () => {
+  it('runs through the bin launcher and reports errors without a stack trace', () => {
+    const ok = spawnSync(process.execPath, [BIN, 'run', image, '--json'], { encoding: 'utf8' });
+    expect(ok.status).toBe(42);
+    expect(JSON.parse(ok.stdout).exitCode).toBe(42);
+    const bad = spawnSync(process.execPath, [BIN, 'run', image, '--mode', 'warp'], { encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('disassembles an image with its labels', () => {
+    const r = cli('disasm', image);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/puts:/);
+    expect(r.out).toMatch(/out 0x3f8, r2/);
+  });
+});
