@@ -14,7 +14,7 @@ import { type DataSection, type LabelAllocator } from './data.ts';
 import type { VReg } from './ir.ts';
 import type { LoadedProgram } from './program.ts';
 import { GUEST_STD_DECLS } from './program.ts';
-import { BOOL, ELEM_TYPE_NAMES, INT, STRING, VOID, type ElemKind, type Target, type ValueType } from './types.ts';
+import { BOOL, ELEM_TYPE_NAMES, INT, STRING, VOID, type ElemKind, type IntRange, type Target, type ValueType } from './types.ts';
 
 export interface ParamInfo {
   name: string;
@@ -56,7 +56,8 @@ export type Entity =
   | { kind: 'array'; a: ArrayInfo }
   | { kind: 'const'; value: number; type: ValueType }
   | { kind: 'string'; text: string }
-  | { kind: 'local'; vreg: VReg; type: ValueType }
+  /** `range`: what lowering knows of a const local's value (see IntRange). */
+  | { kind: 'local'; vreg: VReg; type: ValueType; range?: IntRange }
   | { kind: 'intrinsic'; name: string }
   | { kind: 'error' };
 

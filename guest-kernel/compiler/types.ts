@@ -57,6 +57,14 @@ export function typeName(t: ValueType): string {
   }
 }
 
+/**
+ * What the compiler knows of an int's value as JavaScript sees it, to keep guest and Node in step:
+ * - 'u32': the result of `x >>> 0` (0..2^32-1 in JavaScript; the same bits as an int32 here), so
+ *   comparisons and division use the unsigned instructions;
+ * - 'nonneg': known to be in 0..2^31-1 (a byte load, `x >>> 3`, `x & 0xff`, a length).
+ */
+export type IntRange = 'u32' | 'nonneg';
+
 /** A position in a guest source file; line and column count from 1. */
 export interface SourcePos {
   file: string;
