@@ -5,13 +5,17 @@
 import type { GuestImage } from '../abi/image.ts';
 import { ABI_MAJOR } from '../abi/version.ts';
 import type { CpuTracer } from './machine/cpu.ts';
-import { NativeMachine, type StopKind } from './machine/native.ts';
+import { NativeMachine, type Platform, type PlatformReport, type StopKind } from './machine/native.ts';
 
 export const MODES = ['native', 'trap', 'bt', 'hw', 'pv'] as const;
 export type Mode = (typeof MODES)[number];
 
-/** Modes this build can run; the others are refused with a clear message (see README). */
-export const IMPLEMENTED_MODES: readonly Mode[] = ['native'];
+/** The platform each implemented mode runs on; a mode missing here is refused (see README). */
+const PLATFORMS: Partial<Record<Mode, (opts: RunOptions) => Platform>> = {
+  native: (opts) => new NativeMachine(opts),
+};
+
+export const IMPLEMENTED_MODES: readonly Mode[] = MODES.filter((m) => PLATFORMS[m] !== undefined);
 
 export const DEFAULT_MAX_INSTRUCTIONS = 2_000_000_000;
 
@@ -27,25 +31,16 @@ export interface RunOptions {
   tracer?: CpuTracer;
 }
 
-export interface RunResult {
+export interface RunResult extends PlatformReport {
   mode: Mode;
   /** 'refused': the image was not started (wrong target, too new an ABI, does not fit). */
   stop: StopKind | 'refused';
   /** The guest's full 32-bit shutdown code, unsigned; null when it did not shut down. */
   exitCode: number | null;
   message?: string;
-  console: string;
-  /** Instructions retired. */
-  instructions: number;
-  /** Virtual time spent idle in HLT, in instructions. */
-  idleInstructions: number;
-  /** Exceptions, interrupts and system calls taken, by name. */
-  events: Record<string, number>;
-  disk: { sectorsRead: number; sectorsWritten: number; errors: number };
+  /** Host wall-clock time of the run, in nanoseconds: the only field that differs between runs. */
   hostNs: number;
 }
-
-const decoder = new TextDecoder();
 
 function refused(mode: Mode, message: string): RunResult {
   return {
@@ -78,7 +73,7 @@ export function checkBootable(image: GuestImage, mode: Mode): string | null {
 export function runImage(image: GuestImage, opts: RunOptions): RunResult {
   const why = checkBootable(image, opts.mode);
   if (why) return refused(opts.mode, why);
-  const m = new NativeMachine(opts);
+  const m = PLATFORMS[opts.mode]!(opts);
   const loadError = m.load(image);
   if (loadError) return refused(opts.mode, loadError);
   const t0 = process.hrtime.bigint();
@@ -89,11 +84,7 @@ export function runImage(image: GuestImage, opts: RunOptions): RunResult {
     stop: r.stop,
     exitCode: r.exitCode,
     ...(r.message ? { message: r.message } : {}),
-    console: decoder.decode(m.uart.output()),
-    instructions: m.cpu.icount - m.cpu.idle,
-    idleInstructions: m.cpu.idle,
-    events: m.events(),
-    disk: { ...m.block.stats },
+    ...m.report(),
     hostNs,
   };
 }

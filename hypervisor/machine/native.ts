@@ -41,7 +41,26 @@ export interface MachineRun {
   message?: string;
 }
 
-export class NativeMachine {
+/** What a run measured, common to every mode (hypervisor/run.ts adds mode, stop and host time). */
+export interface PlatformReport {
+  console: string;
+  /** Instructions retired by the guest. */
+  instructions: number;
+  /** Virtual time spent idle in HLT, in instructions. */
+  idleInstructions: number;
+  /** Exceptions, interrupts and system calls the guest took, by name. */
+  events: Record<string, number>;
+  disk: { sectorsRead: number; sectorsWritten: number; errors: number };
+}
+
+/** A machine a mode runs guests on: load an image, run it, report. */
+export interface Platform {
+  load(image: GuestImage): string | null;
+  run(limit: number): MachineRun;
+  report(): PlatformReport;
+}
+
+export class NativeMachine implements Platform {
   readonly mem: PhysicalMemory;
   readonly cpu: Cpu;
   readonly bus = new PortBus();
@@ -127,12 +146,22 @@ export class NativeMachine {
     };
   }
 
-  /** Exceptions and interrupts taken, by name (only the ones that happened). */
-  events(): Record<string, number> {
-    const out: Record<string, number> = {};
-    this.cpu.vectorCounts.forEach((n, v) => {
-      if (n > 0) out[vectorName(v)] = n;
-    });
-    return out;
+  report(): PlatformReport {
+    return {
+      console: new TextDecoder().decode(this.uart.output()),
+      instructions: this.cpu.icount - this.cpu.idle,
+      idleInstructions: this.cpu.idle,
+      events: countsByVector(this.cpu.vectorCounts),
+      disk: { ...this.block.stats },
+    };
   }
+}
+
+/** Vector counts by name, only the ones that happened. */
+export function countsByVector(counts: Float64Array): Record<string, number> {
+  const out: Record<string, number> = {};
+  counts.forEach((n, v) => {
+    if (n > 0) out[vectorName(v)] = n;
+  });
+  return out;
 }
