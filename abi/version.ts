@@ -5,4 +5,6 @@
  * knows is refused; older minors of the same major keep working.
  */
 export const ABI_MAJOR = 1;
-export const ABI_MINOR = 0;
+export const ABI_MINOR = 1;
+// History: 1.0 the bare machine (image header); 1.1 the paravirtual hypercalls of
+// abi/hypercalls.ts (set_trap_table ... event_channel_op, iret).

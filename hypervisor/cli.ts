@@ -144,7 +144,7 @@ const COMMANDS: Record<string, Command> = {
         ...(disk ? { disk } : {}),
         ...(typeof v.input === 'string' ? { input: new TextEncoder().encode(v.input) } : {}),
         ...(json ? {} : { onConsoleByte: consoleStreamer(io) }),
-        ...(v.trace ? { tracer: makeTracer((l) => io.err(l + '\n'), { portName: portNamer(), image }) } : {}),
+        ...(v.trace ? { tracer: makeTracer((l) => io.err(l + '\n'), { portName: portNamer(), image }), trace: (l: string) => io.err(l + '\n') } : {}),
       });
       if (disk && diskPath && r.disk.sectorsWritten > 0) writeFileAtomic(diskPath, disk);
       return runCommandResult(r, json, io);

@@ -3,9 +3,10 @@
  * benchmarks. Every mode reports the same RunResult, so results can be compared field by field.
  */
 import type { GuestImage } from '../abi/image.ts';
-import { ABI_MAJOR } from '../abi/version.ts';
+import { ABI_MAJOR, ABI_MINOR } from '../abi/version.ts';
 import type { CpuTracer } from './machine/cpu.ts';
 import { NativeMachine, type Platform, type PlatformReport, type StopKind } from './machine/native.ts';
+import { PvPlatform } from './pv/platform.ts';
 
 export const MODES = ['native', 'trap', 'bt', 'hw', 'pv'] as const;
 export type Mode = (typeof MODES)[number];
@@ -13,6 +14,12 @@ export type Mode = (typeof MODES)[number];
 /** The platform each implemented mode runs on; a mode missing here is refused (see README). */
 const PLATFORMS: Partial<Record<Mode, (opts: RunOptions) => Platform>> = {
   native: (opts) => new NativeMachine(opts),
+  pv: (opts) =>
+    new PvPlatform({
+      ...(opts.memoryBytes !== undefined ? { memoryBytes: opts.memoryBytes } : {}),
+      ...(opts.onConsoleByte ? { onConsoleByte: opts.onConsoleByte } : {}),
+      ...(opts.trace ? { trace: opts.trace } : {}),
+    }),
 };
 
 export const IMPLEMENTED_MODES: readonly Mode[] = MODES.filter((m) => PLATFORMS[m] !== undefined);
@@ -29,6 +36,8 @@ export interface RunOptions {
   input?: Uint8Array;
   onConsoleByte?: (byte: number) => void;
   tracer?: CpuTracer;
+  /** pv: one line per hypercall, bounce and crash. */
+  trace?: (line: string) => void;
 }
 
 export interface RunResult extends PlatformReport {
@@ -64,8 +73,10 @@ export function checkBootable(image: GuestImage, mode: Mode): string | null {
   if (image.target !== wanted) {
     return `image is built for target '${image.target}', mode '${mode}' needs a '${wanted}' image`;
   }
-  if (image.abi.major > ABI_MAJOR) {
-    return `image needs ABI ${image.abi.major}.${image.abi.minor}, this host speaks ABI ${ABI_MAJOR}.x`;
+  // Xen's rule: a guest built for a newer interface than the host knows is refused; an older
+  // minor of the same major is served. Another major is a different ABI altogether.
+  if (image.abi.major !== ABI_MAJOR || image.abi.minor > ABI_MINOR) {
+    return `image is built for ABI ${image.abi.major}.${image.abi.minor}; this host serves ABI ${ABI_MAJOR}.0 to ${ABI_MAJOR}.${ABI_MINOR}`;
   }
   return null;
 }

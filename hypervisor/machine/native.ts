@@ -31,7 +31,7 @@ export interface MachineOptions {
 }
 
 /** Why a run ended. */
-export type StopKind = 'shutdown' | 'limit' | 'triple-fault' | 'halted';
+export type StopKind = 'shutdown' | 'limit' | 'triple-fault' | 'halted' | 'crashed';
 
 export interface MachineRun {
   stop: StopKind;
@@ -51,6 +51,12 @@ export interface PlatformReport {
   /** Exceptions, interrupts and system calls the guest took, by name. */
   events: Record<string, number>;
   disk: { sectorsRead: number; sectorsWritten: number; errors: number };
+  /** pv: hypercalls made, by name ('event_channel_op' commands by their own names). */
+  hypercalls?: Record<string, number>;
+  /** pv: hypercalls refused, by error name (EINVAL, EPERM, ...). */
+  hypercallErrors?: Record<string, number>;
+  /** pv: events sent by this domain, pending edges that asked for an upcall, upcalls entered. */
+  eventChannels?: { sent: number; notified: number; upcalls: number };
 }
 
 /** A machine a mode runs guests on: load an image, run it, report. */

@@ -1,0 +1,411 @@
+/**
+ * Hypercall handlers. Each receives arguments the dispatcher has already validated against the
+ * call's schema in abi/hypercalls.ts, and returns the guest's result: >= 0, or -errno. A handler
+ * checks everything that depends on state (ownership, types, bindings) before it changes
+ * anything, so a refused call leaves guest and host exactly as they were. Structures read from
+ * guest memory are validated with their schema after they are read.
+ */
+import { PAGE_SHIFT, PTE_P, PTE_U, PTE_W } from '../../abi/isa.ts';
+import * as E from '../../abi/errors.ts';
+import * as N from '../../abi/hypercall-numbers.ts';
+import { ABI_MAJOR, ABI_MINOR, FEATURES_SUBMAP0, GrantCopyRequest, MmuUpdateRequest, TrapTableEntry } from '../../abi/hypercalls.ts';
+import { EVTCHNSTAT_INTERDOMAIN, EVTCHNSTAT_UNBOUND } from './event-channel.ts';
+import type { Domain } from './domain.ts';
+import { FrameTable, FrameType } from './frames.ts';
+import type { PvHost } from './pv-host.ts';
+
+/** Validated arguments, by the names in the call's spec. */
+export type Args = Readonly<Record<string, number>>;
+export type Handler = (h: PvHost, d: Domain, a: Args) => number;
+
+const ok = 0;
+
+// ---------------------------------------------------------------------------------------------
+// Page tables
+
+/** The L1 entry that maps `va` in domain d's current address space: its machine address, or -errno. */
+function l1EntryFor(h: PvHost, d: Domain, va: number): number {
+  const dir = d.cpu.mmu.ptbr >>> PAGE_SHIFT;
+  const pde = h.mem.i32[(FrameTable.entryAddr(dir, va >>> 22)) >>> 2]!;
+  if (!(pde & PTE_P)) return -E.EINVAL;
+  return FrameTable.entryAddr(pde >>> PAGE_SHIFT, (va >>> PAGE_SHIFT) & 1023);
+}
+
+/**
+ * Validate a batch of {entry address, value} writes against the frame table, then apply them all.
+ * Returns the number applied or -errno (nothing applied).
+ */
+export function applyEntryUpdates(h: PvHost, d: Domain, reqs: ReadonlyArray<{ ptr: number; val: number }>): number {
+  const ft = h.frames;
+  const pendingOld = new Map<number, number>();
+  for (const { ptr, val } of reqs) {
+    const table = ptr >>> PAGE_SHIFT;
+    if (!ft.ownedBy(table, d.id)) return -E.EPERM;
+    const t = ft.type[table]! as FrameType;
+    if (t === FrameType.None) return -E.EINVAL; // not a page table: Xen's mmu_update updates tables only
+    const old = pendingOld.get(ptr) ?? h.mem.i32[ptr >>> 2]!;
+    // A grant mapping is removed only by unmap_grant_ref, which keeps the grant's books.
+    if (t === FrameType.L1 && old & PTE_P && !ft.ownedBy(old >>> PAGE_SHIFT, d.id)) return -E.EPERM;
+    const s = t === FrameType.L1 ? ft.checkL1Entry(val, d.id) : ft.checkL2Entry(val, d.id);
+    if (s < 0) return s;
+    if (t === FrameType.L1 && val & PTE_P && val & PTE_W && val >>> PAGE_SHIFT === table) return -E.EPERM;
+    pendingOld.set(ptr, val);
+  }
+  for (const { ptr, val } of reqs) {
+    const t = ft.type[ptr >>> PAGE_SHIFT]! as FrameType;
+    ft.account(t, h.mem.i32[ptr >>> 2]!, -1);
+    ft.account(t, val, +1);
+    h.mem.i32[ptr >>> 2] = val;
+  }
+  // Stricter than Xen, which leaves flushing to the guest: a stale writable TLB entry for a page
+  // that has just become a page table would break the invariant, so every update flushes.
+  if (reqs.length > 0) d.cpu.mmu.flushAll();
+  return reqs.length;
+}
+
+const mmuUpdate: Handler = (h, d, a) => {
+  const words = d.access.readWords(a.reqs!, a.count! * 2);
+  if (!words) return -E.EFAULT;
+  const reqs: { ptr: number; val: number }[] = [];
+  for (let i = 0; i < a.count!; i++) {
+    const r = MmuUpdateRequest.safeParse({ ptr: words[2 * i]!, val: words[2 * i + 1]! });
+    if (!r.success) return -E.EINVAL;
+    reqs.push(r.data);
+  }
+  return applyEntryUpdates(h, d, reqs);
+};
+
+const updateVaMapping: Handler = (h, d, a) => {
+  const entry = l1EntryFor(h, d, a.va!);
+  if (entry < 0) return entry;
+  const r = applyEntryUpdates(h, d, [{ ptr: entry, val: a.pte! }]);
+  return r < 0 ? r : ok;
+};
+
+function pin(t: FrameType.L1 | FrameType.L2): Handler {
+  return (h, d, a) => {
+    const s = h.frames.pin(a.mfn!, t, d.id);
+    if (s === 0) d.cpu.mmu.flushAll();
+    return s;
+  };
+}
+
+const unpin: Handler = (h, d, a) => {
+  if (a.mfn === d.kernelBase || a.mfn === d.userBase) return -E.EBUSY;
+  return h.frames.unpin(a.mfn!, d.id);
+};
+
+function baseptr(which: 'kernel' | 'user'): Handler {
+  return (h, d, a) => {
+    const f = a.mfn!;
+    if (which === 'user' && f === 0) {
+      h.setBase(d, 'user', 0);
+      return ok;
+    }
+    if (!h.frames.ownedBy(f, d.id)) return -E.EPERM;
+    if (h.frames.type[f] !== FrameType.L2) return -E.EINVAL;
+    h.setBase(d, which, f);
+    return ok;
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reservation (the balloon)
+
+const increaseReservation: Handler = (h, d, a) => {
+  const n = a.count!;
+  if (d.pages + n > d.maxPages) return -E.ENOMEM;
+  if (!d.access.writable(a.frames!, n * 4)) return -E.EFAULT;
+  const got = h.frames.allocate(n, d.id + 1);
+  if (!got) return -E.ENOMEM;
+  d.pages += n;
+  d.access.write(a.frames!, new Uint8Array(Uint32Array.from(got).buffer));
+  return n;
+};
+
+const decreaseReservation: Handler = (h, d, a) => {
+  const n = a.count!;
+  const words = d.access.readWords(a.frames!, n);
+  if (!words) return -E.EFAULT;
+  const list = Array.from(words);
+  if (new Set(list).size !== list.length) return -E.EINVAL;
+  for (const f of list) {
+    const s = h.frames.releasable(f, d.id);
+    if (s < 0) return s;
+  }
+  h.frames.free(list);
+  d.pages -= n;
+  d.cpu.mmu.flushAll();
+  return n;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Event channels
+
+function remoteDomain(h: PvHost, d: Domain, id: number): Domain | undefined {
+  return h.domain(id === N.DOMID_SELF ? d.id : id);
+}
+
+const evtchnAllocUnbound: Handler = (h, d, a) => {
+  const remote = remoteDomain(h, d, a.remote!);
+  if (!remote) return -E.ESRCH;
+  const p = d.evtchn.allocate();
+  if (p < 0) return p;
+  d.evtchn.bindUnbound(p, remote.id);
+  return p;
+};
+
+const evtchnBindInterdomain: Handler = (h, d, a) => {
+  const remote = remoteDomain(h, d, a.remote!);
+  if (!remote) return -E.ESRCH;
+  const rp = a.remotePort!;
+  const rt = remote.evtchn;
+  if (rt.state[rp] !== EVTCHNSTAT_UNBOUND || rt.remoteDom[rp] !== d.id) return -E.EINVAL;
+  const p = d.evtchn.allocate();
+  if (p < 0) return p;
+  d.evtchn.bindInterdomain(p, remote.id, rp);
+  rt.bindInterdomain(rp, d.id, p);
+  return p;
+};
+
+const evtchnBindVirq: Handler = (_h, d, a) => {
+  if (d.evtchn.virqPort[a.virq!] !== 0) return -E.EEXIST;
+  const p = d.evtchn.allocate();
+  if (p < 0) return p;
+  d.evtchn.bindVirq(p, a.virq!);
+  return p;
+};
+
+const evtchnClose: Handler = (h, d, a) => {
+  const t = d.evtchn;
+  const p = a.port!;
+  if (!t.isBound(p)) return -E.EBADF;
+  if (t.state[p] === EVTCHNSTAT_INTERDOMAIN) {
+    // The other end falls back to unbound, waiting for us again (Xen's semantics).
+    const remote = h.domain(t.remoteDom[p]!);
+    if (remote) remote.evtchn.bindUnbound(t.remotePort[p]!, d.id);
+  }
+  t.close(p);
+  return ok;
+};
+
+const evtchnSend: Handler = (h, d, a) => {
+  const t = d.evtchn;
+  const p = a.port!;
+  if (!t.isBound(p)) return -E.EBADF;
+  if (t.state[p] !== EVTCHNSTAT_INTERDOMAIN) return -E.EINVAL;
+  const remote = h.domain(t.remoteDom[p]!);
+  if (!remote) return -E.ESRCH;
+  t.sent++;
+  h.raiseEvent(remote, t.remotePort[p]!);
+  return ok;
+};
+
+const evtchnStatus: Handler = (_h, d, a) => d.evtchn.status(a.port!);
+
+const evtchnUnmask: Handler = (h, d, a) => {
+  if (!d.evtchn.isBound(a.port!)) return -E.EBADF;
+  if (d.evtchn.unmask(a.port!)) h.wake(d);
+  return ok;
+};
+
+const evtchnMask: Handler = (_h, d, a) => {
+  if (!d.evtchn.isBound(a.port!)) return -E.EBADF;
+  d.evtchn.mask(a.port!);
+  return ok;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Grant tables
+
+const gnttabSetupTable: Handler = (h, d, a) => {
+  if (d.grantMaps.some((m) => m !== null) || h.grantsMappedFrom(d)) return -E.EBUSY;
+  if (a.count === 0) {
+    h.releaseGrantTable(d);
+    return ok;
+  }
+  const pa = d.access.translate(a.table!, true);
+  if (pa < 0) return -E.EFAULT;
+  h.releaseGrantTable(d);
+  d.grantTable = pa;
+  d.grantEntries = a.count!;
+  h.frames.hvRefs[pa >>> PAGE_SHIFT]! += 1; // the table must not be ballooned out under us
+  return ok;
+};
+
+/** Read and check the granter's entry `ref` for access by `d`. Returns the frame or -errno. */
+function checkGrant(h: PvHost, d: Domain, granter: Domain, ref: number, write: boolean): number {
+  if (granter.grantTable < 0 || ref >= granter.grantEntries) return -E.ENOENT;
+  const e = granter.grantTable + ref * N.GNT_ENTRY_BYTES;
+  const flags = h.mem.u16[(e + N.GNT_FLAGS) >>> 1]!;
+  const domid = h.mem.u16[(e + N.GNT_DOMID) >>> 1]!;
+  const frame = h.mem.i32[(e + N.GNT_FRAME) >>> 2]! >>> 0;
+  if (!(flags & N.GTF_PERMIT_ACCESS) || domid !== d.id) return -E.EACCES;
+  if (write && flags & N.GTF_READONLY) return -E.EACCES;
+  if (!h.frames.ownedBy(frame, granter.id)) return -E.EPERM;
+  if (h.frames.type[frame] !== FrameType.None) return -E.EPERM; // never grant a page table
+  return frame;
+}
+
+const gnttabMap: Handler = (h, d, a) => {
+  const granter = remoteDomain(h, d, a.dom!);
+  if (!granter) return -E.ESRCH;
+  const readonly = (a.flags! & N.GNTMAP_READONLY) !== 0;
+  const frame = checkGrant(h, d, granter, a.ref!, !readonly);
+  if (frame < 0) return frame;
+  const entry = l1EntryFor(h, d, a.va!);
+  if (entry < 0) return entry;
+  if (h.frames.type[entry >>> PAGE_SHIFT] !== FrameType.L1 || !h.frames.ownedBy(entry >>> PAGE_SHIFT, d.id)) return -E.EINVAL;
+  if (h.mem.i32[entry >>> 2]! & PTE_P) return -E.EBUSY;
+  let handle = d.grantMaps.indexOf(null);
+  if (handle < 0) handle = d.grantMaps.length;
+  if (handle >= N.GNTTAB_MAX_ENTRIES) return -E.ENOSPC;
+  const val = (frame << PAGE_SHIFT) | PTE_P | PTE_U | (readonly ? 0 : PTE_W);
+  h.frames.account(FrameType.L1, val, +1);
+  h.mem.i32[entry >>> 2] = val;
+  d.grantMaps[handle] = { granter: granter.id, ref: a.ref!, frame, entryAddr: entry, va: a.va!, readonly };
+  h.markGrantInUse(granter, a.ref!);
+  d.cpu.mmu.flushPage(a.va!);
+  return handle;
+};
+
+const gnttabUnmap: Handler = (h, d, a) => {
+  const m = d.grantMaps[a.handle!];
+  if (!m) return -E.EINVAL;
+  const cur = h.mem.i32[m.entryAddr >>> 2]!;
+  if (cur & PTE_P && cur >>> PAGE_SHIFT === m.frame) {
+    h.frames.account(FrameType.L1, cur, -1);
+    h.mem.i32[m.entryAddr >>> 2] = 0;
+  }
+  d.grantMaps[a.handle!] = null;
+  const granter = h.domain(m.granter);
+  if (granter) h.markGrantInUse(granter, m.ref);
+  d.cpu.mmu.flushPage(m.va);
+  return ok;
+};
+
+const gnttabCopy: Handler = (h, d, a) => {
+  const w = d.access.readWords(a.req!, N.GNTCOPY_BYTES / 4);
+  if (!w) return -E.EFAULT;
+  const r = GrantCopyRequest.safeParse({ ref: w[0], dom: w[1], offset: w[2], localVa: w[3], len: w[4], flags: w[5] });
+  if (!r.success) return -E.EINVAL;
+  const q = r.data;
+  const granter = remoteDomain(h, d, q.dom);
+  if (!granter) return -E.ESRCH;
+  const toGrant = q.flags === N.GNTCOPY_TO_GRANT;
+  const frame = checkGrant(h, d, granter, q.ref, toGrant);
+  if (frame < 0) return frame;
+  const remote = (frame << PAGE_SHIFT) + q.offset;
+  if (toGrant) {
+    const bytes = d.access.read(q.localVa, q.len);
+    if (!bytes) return -E.EFAULT;
+    h.mem.u8.set(bytes, remote);
+  } else if (!d.access.write(q.localVa, h.mem.u8.slice(remote, remote + q.len))) {
+    return -E.EFAULT;
+  }
+  return q.len;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Callbacks, scheduling, console, version
+
+const setTrapTable: Handler = (_h, d, a) => {
+  const words = a.count === 0 ? new Uint32Array(0) : d.access.readWords(a.table!, a.count! * 2);
+  if (!words) return -E.EFAULT;
+  const entries: { vector: number; handler: number }[] = [];
+  for (let i = 0; i < a.count!; i++) {
+    const r = TrapTableEntry.safeParse({ vector: words[2 * i], handler: words[2 * i + 1] });
+    if (!r.success) return -E.EINVAL;
+    entries.push(r.data);
+  }
+  d.trapTable.fill(0);
+  for (const e of entries) d.trapTable[e.vector] = e.handler;
+  return ok;
+};
+
+const setCallbacks: Handler = (_h, d, a) => {
+  d.eventEntry = a.event!;
+  d.syscallEntry = a.syscall!;
+  return ok;
+};
+
+const stackSwitch: Handler = (_h, d, a) => {
+  d.kernelSp = a.sp!;
+  return ok;
+};
+
+const setTimerOp: Handler = (h, d, a) => {
+  const t = a.hi! * 0x100000000 + a.lo!;
+  d.timerDeadline = t === 0 ? Infinity : t;
+  h.timerChanged(d);
+  return ok;
+};
+
+const consoleWrite: Handler = (_h, d, a) => {
+  if (a.length === 0) return 0;
+  const bytes = d.access.read(a.buffer!, a.length!);
+  if (!bytes) return -E.EFAULT;
+  for (const b of bytes) {
+    d.console.push(b);
+    d.onConsoleByte?.(b);
+  }
+  return a.length!;
+};
+
+export const HANDLERS: Readonly<Record<string, Handler>> = {
+  set_trap_table: setTrapTable,
+  mmu_update: mmuUpdate,
+  stack_switch: stackSwitch,
+  set_callbacks: setCallbacks,
+  increase_reservation: increaseReservation,
+  decrease_reservation: decreaseReservation,
+  current_reservation: (_h, d) => d.pages,
+  maximum_reservation: (_h, d) => d.maxPages,
+  update_va_mapping: (h, d, a) => {
+    const r = updateVaMapping(h, d, a);
+    if (r === ok && a.flags! & N.UVMF_INVLPG) d.cpu.mmu.flushPage(a.va!);
+    return r;
+  },
+  set_timer_op: setTimerOp,
+  version: () => (ABI_MAJOR << 16) | ABI_MINOR,
+  get_features: () => FEATURES_SUBMAP0,
+  console_write: consoleWrite,
+  gnttab_setup_table: gnttabSetupTable,
+  gnttab_map: gnttabMap,
+  gnttab_unmap: gnttabUnmap,
+  gnttab_copy: gnttabCopy,
+  gnttab_query_size: (_h, d) => d.grantEntries,
+  pin_l1_table: pin(FrameType.L1),
+  pin_l2_table: pin(FrameType.L2),
+  unpin_table: unpin,
+  new_baseptr: baseptr('kernel'),
+  new_user_baseptr: baseptr('user'),
+  tlb_flush_local: (_h, d) => {
+    d.cpu.mmu.flushAll();
+    return ok;
+  },
+  invlpg_local: (_h, d, a) => {
+    d.cpu.mmu.flushPage(a.va!);
+    return ok;
+  },
+  yield: (h, d) => {
+    h.yieldDomain(d);
+    return ok;
+  },
+  block: (h, d) => {
+    h.block(d);
+    return ok;
+  },
+  shutdown: (h, d, a) => {
+    h.shutdown(d, a.code!);
+    return ok;
+  },
+  evtchn_alloc_unbound: evtchnAllocUnbound,
+  evtchn_bind_interdomain: evtchnBindInterdomain,
+  evtchn_bind_virq: evtchnBindVirq,
+  evtchn_close: evtchnClose,
+  evtchn_send: evtchnSend,
+  evtchn_status: evtchnStatus,
+  evtchn_unmask: evtchnUnmask,
+  evtchn_mask: evtchnMask,
+};
