@@ -5,11 +5,12 @@
  * guest input throws into the host. The table is built once, at module load, with a check that
  * every call of the ABI has a handler (a missing one is a host bug, found at start-up).
  */
-import { errorName, EINVAL, ENOSYS, EPERM } from '../../abi/errors.ts';
+import { EINVAL, ENOSYS, EPERM } from '../../abi/errors.ts';
 import { HC_IRET } from '../../abi/hypercall-numbers.ts';
 import { HYPERCALLS, type CallSpec } from '../../abi/hypercalls.ts';
 import { REG_COUNT } from '../../abi/isa.ts';
-import type { Domain } from './domain.ts';
+import { MAX_CALLS, type Domain } from './domain.ts';
+import { compileSchema } from './fast-schema.ts';
 import { HANDLERS, type Args, type Handler } from './handlers.ts';
 import type { PvHost } from './pv-host.ts';
 
@@ -18,77 +19,84 @@ interface Entry {
   readonly handler: Handler;
   /** First register of the arguments: r1 for a plain call, r2 after a family's command. */
   readonly firstArg: number;
+  /** The call's schema, compiled to plain checks (fast-schema.ts); same answers as safeParse. */
+  readonly valid: (v: unknown) => boolean;
+  /** Index of the call's counter in Domain.hcCounts. */
+  readonly index: number;
 }
 
-type Slot = { kind: 'call'; entry: Entry } | { kind: 'family'; name: string; commands: Map<number, Entry> };
+type Slot = { kind: 'call'; entry: Entry } | { kind: 'family'; name: string; commands: (Entry | undefined)[] };
+
+/** Names of the calls, by counter index (for reports). */
+export const CALL_NAMES: string[] = [];
 
 function entryFor(spec: CallSpec, firstArg: number): Entry {
   const handler = HANDLERS[spec.name];
   if (!handler && spec.name !== 'iret') throw new Error(`pv: hypercall ${spec.name} has no handler`);
   if (spec.args.length + firstArg > REG_COUNT) throw new Error(`pv: hypercall ${spec.name} reads past the registers`);
-  return { spec, handler: handler ?? (() => -ENOSYS), firstArg };
+  CALL_NAMES.push(spec.name);
+  return { spec, handler: handler ?? (() => -ENOSYS), firstArg, valid: compileSchema(spec.schema), index: CALL_NAMES.length - 1 };
 }
 
-const SLOTS: ReadonlyMap<number, Slot> = new Map(
-  Object.entries(HYPERCALLS).map(([nr, h]): [number, Slot] => [
-    Number(nr),
-    h.kind === 'call'
-      ? { kind: 'call', entry: entryFor(h.spec, 1) }
-      : { kind: 'family', name: h.family.name, commands: new Map(Object.entries(h.family.commands).map(([c, s]) => [Number(c), entryFor(s, 2)])) },
-  ]),
-);
+/** Dispatch table indexed by hypercall number; a family's commands indexed by command. */
+const SLOTS: (Slot | undefined)[] = [];
+for (const [nr, h] of Object.entries(HYPERCALLS)) {
+  if (h.kind === 'call') {
+    SLOTS[Number(nr)] = { kind: 'call', entry: entryFor(h.spec, 1) };
+  } else {
+    const commands: (Entry | undefined)[] = [];
+    for (const [c, spec] of Object.entries(h.family.commands)) commands[Number(c)] = entryFor(spec, 2);
+    SLOTS[Number(nr)] = { kind: 'family', name: h.family.name, commands };
+  }
+}
+if (CALL_NAMES.length > MAX_CALLS) throw new Error('pv: more hypercalls than Domain.hcCounts holds');
+
+/** Shared by every call without arguments: nothing writes to it. */
+const NO_ARGS: Record<string, number> = Object.freeze({}) as Record<string, number>;
 
 export interface DispatchTrace {
   (d: Domain, name: string, args: Args | string, result: number): void;
 }
 
 /**
- * Handle the hypercall the vcpu of `d` just made. Returns the call's name (for counters); r0
- * holds the result, except for iret, which restores r0 from the guest's frame.
+ * Handle the hypercall the vcpu of `d` just made: r0 gets the result, except for iret, which
+ * restores r0 from the guest's frame.
  */
 export function dispatch(h: PvHost, d: Domain, trace?: DispatchTrace): void {
   const regs = d.cpu.regs;
   const nr = regs[0]! >>> 0;
-  const slot = SLOTS.get(nr);
-  let entry: Entry | undefined;
-  let name: string;
-  if (!slot) {
-    name = `hypercall${nr}`;
-  } else if (slot.kind === 'call') {
-    entry = slot.entry;
-    name = entry.spec.name;
-  } else {
-    const cmd = regs[1]! >>> 0;
-    entry = slot.commands.get(cmd);
-    name = entry ? entry.spec.name : `${slot.name}.${cmd}`;
+  const slot = nr < SLOTS.length ? SLOTS[nr] : undefined;
+  const entry = slot === undefined ? undefined : slot.kind === 'call' ? slot.entry : slot.commands[regs[1]! >>> 0];
+  if (entry === undefined) {
+    const name = slot === undefined ? `hypercall${nr}` : `${slot.kind === 'family' ? slot.name : ''}.${regs[1]! >>> 0}`;
+    d.count(d.unknownCalls, name);
+    return fail(d, name, -ENOSYS, 'no such hypercall', trace);
   }
-  d.count(d.hypercalls, name);
-  if (!entry) return fail(d, name, -ENOSYS, 'no such hypercall', trace);
+  d.hcCounts[entry.index]! += 1;
   // Hypercalls are for the guest kernel; its user tasks must go through the kernel (Xen: ring 1/0 only).
-  if (!d.kernelMode) return fail(d, name, -EPERM, 'from guest user mode', trace);
+  if (!d.kernelMode) return fail(d, entry.spec.name, -EPERM, 'from guest user mode', trace);
 
-  const args: Record<string, number> = {};
   const names = entry.spec.args;
+  const args: Record<string, number> = names.length === 0 ? NO_ARGS : {};
   for (let i = 0; i < names.length; i++) args[names[i]!] = regs[entry.firstArg + i]! >>> 0;
-  const parsed = entry.spec.schema.safeParse(args);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    return fail(d, name, -EINVAL, `${issue.path.join('.')}: ${issue.message}`, trace);
+  if (!entry.valid(args)) {
+    const issue = entry.spec.schema.safeParse(args).error?.issues[0];
+    return fail(d, entry.spec.name, -EINVAL, issue ? `${issue.path.join('.')}: ${issue.message}` : 'invalid', trace);
   }
   if (nr === HC_IRET) {
     const r = h.iret(d);
-    if (r < 0) return fail(d, name, r, 'bad iret frame', trace);
-    trace?.(d, name, args, 0);
+    if (r < 0) return fail(d, entry.spec.name, r, 'bad iret frame', trace);
+    if (trace) trace(d, entry.spec.name, args, 0);
     return;
   }
-  const result = entry.handler(h, d, parsed.data as Args);
+  const result = entry.handler(h, d, args);
   regs[0] = result;
-  if (result < 0) d.count(d.hypercallErrors, errorName(result));
-  trace?.(d, name, args, result);
+  if (result < 0) d.errCounts[-result]! += 1;
+  if (trace) trace(d, entry.spec.name, args, result);
 }
 
 function fail(d: Domain, name: string, code: number, why: string, trace?: DispatchTrace): void {
   d.cpu.regs[0] = code;
-  d.count(d.hypercallErrors, errorName(code));
+  d.errCounts[-code]! += 1;
   trace?.(d, name, why, code);
 }

@@ -9,6 +9,10 @@ import type { PhysicalMemory } from '../machine/memory.ts';
 import { EventChannelTable } from './event-channel.ts';
 import { GuestAccess } from './guest-access.ts';
 
+/** Sizes of the counter arrays: more than the ABI has calls and error numbers. */
+export const MAX_CALLS = 128;
+export const MAX_ERRNO = 128;
+
 export type DomainState = 'running' | 'blocked' | 'shutdown' | 'crashed';
 
 /** A grant mapping this domain made (the handle is its index in `grantMaps`). */
@@ -54,8 +58,12 @@ export class Domain {
   readonly grantMaps: (GrantMapping | null)[] = [];
 
   readonly console: number[] = [];
-  readonly hypercalls = new Map<string, number>();
-  readonly hypercallErrors = new Map<string, number>();
+  /** Hypercalls made, by the dispatcher's call index (dispatch.ts CALL_NAMES). */
+  readonly hcCounts = new Float64Array(MAX_CALLS);
+  /** Calls to numbers or commands the ABI does not have, by name. */
+  readonly unknownCalls = new Map<string, number>();
+  /** Refused hypercalls, by error number (errno, positive). */
+  readonly errCounts = new Float64Array(MAX_ERRNO);
   /** Bounces into the kernel, by cause (upcall, syscall, page-fault, ...). */
   readonly bounces = new Map<string, number>();
   upcalls = 0;

@@ -45,6 +45,11 @@ export class GuestAccess {
   }
 
   read(va: number, len: number): Uint8Array | null {
+    if ((va & PAGE_MASK) + len <= PAGE_SIZE) {
+      // Within one page (almost every hypercall argument): one walk, one copy.
+      const pa = this.translate(va, false);
+      return pa < 0 ? null : this.mem.u8.slice(pa, pa + len);
+    }
     const ps = this.pieces(va, len, false);
     if (!ps) return null;
     const out = new Uint8Array(len);

@@ -12,6 +12,7 @@ import { ABI_MAJOR, ABI_MINOR, FEATURES_SUBMAP0, GrantCopyRequest, MmuUpdateRequ
 import { EVTCHNSTAT_INTERDOMAIN, EVTCHNSTAT_UNBOUND } from './event-channel.ts';
 import type { Domain } from './domain.ts';
 import { FrameTable, FrameType } from './frames.ts';
+import { compileSchema } from './fast-schema.ts';
 import type { PvHost } from './pv-host.ts';
 
 /** Validated arguments, by the names in the call's spec. */
@@ -37,19 +38,20 @@ function l1EntryFor(h: PvHost, d: Domain, va: number): number {
  */
 export function applyEntryUpdates(h: PvHost, d: Domain, reqs: ReadonlyArray<{ ptr: number; val: number }>): number {
   const ft = h.frames;
-  const pendingOld = new Map<number, number>();
+  // Two requests may write the same entry: the second sees the first's value as the old one.
+  const pendingOld = reqs.length > 1 ? new Map<number, number>() : null;
   for (const { ptr, val } of reqs) {
     const table = ptr >>> PAGE_SHIFT;
     if (!ft.ownedBy(table, d.id)) return -E.EPERM;
     const t = ft.type[table]! as FrameType;
     if (t === FrameType.None) return -E.EINVAL; // not a page table: Xen's mmu_update updates tables only
-    const old = pendingOld.get(ptr) ?? h.mem.i32[ptr >>> 2]!;
+    const old = pendingOld?.get(ptr) ?? h.mem.i32[ptr >>> 2]!;
     // A grant mapping is removed only by unmap_grant_ref, which keeps the grant's books.
     if (t === FrameType.L1 && old & PTE_P && !ft.ownedBy(old >>> PAGE_SHIFT, d.id)) return -E.EPERM;
     const s = t === FrameType.L1 ? ft.checkL1Entry(val, d.id) : ft.checkL2Entry(val, d.id);
     if (s < 0) return s;
     if (t === FrameType.L1 && val & PTE_P && val & PTE_W && val >>> PAGE_SHIFT === table) return -E.EPERM;
-    pendingOld.set(ptr, val);
+    pendingOld?.set(ptr, val);
   }
   for (const { ptr, val } of reqs) {
     const t = ft.type[ptr >>> PAGE_SHIFT]! as FrameType;
@@ -63,14 +65,18 @@ export function applyEntryUpdates(h: PvHost, d: Domain, reqs: ReadonlyArray<{ pt
   return reqs.length;
 }
 
+const validMmuRequest = compileSchema(MmuUpdateRequest);
+const validTrapEntry = compileSchema(TrapTableEntry);
+const validGrantCopy = compileSchema(GrantCopyRequest);
+
 const mmuUpdate: Handler = (h, d, a) => {
   const words = d.access.readWords(a.reqs!, a.count! * 2);
   if (!words) return -E.EFAULT;
   const reqs: { ptr: number; val: number }[] = [];
   for (let i = 0; i < a.count!; i++) {
-    const r = MmuUpdateRequest.safeParse({ ptr: words[2 * i]!, val: words[2 * i + 1]! });
-    if (!r.success) return -E.EINVAL;
-    reqs.push(r.data);
+    const r = { ptr: words[2 * i]!, val: words[2 * i + 1]! };
+    if (!validMmuRequest(r)) return -E.EINVAL;
+    reqs.push(r);
   }
   return applyEntryUpdates(h, d, reqs);
 };
@@ -287,9 +293,8 @@ const gnttabUnmap: Handler = (h, d, a) => {
 const gnttabCopy: Handler = (h, d, a) => {
   const w = d.access.readWords(a.req!, N.GNTCOPY_BYTES / 4);
   if (!w) return -E.EFAULT;
-  const r = GrantCopyRequest.safeParse({ ref: w[0], dom: w[1], offset: w[2], localVa: w[3], len: w[4], flags: w[5] });
-  if (!r.success) return -E.EINVAL;
-  const q = r.data;
+  const q = { ref: w[0]!, dom: w[1]!, offset: w[2]!, localVa: w[3]!, len: w[4]!, flags: w[5]! };
+  if (!validGrantCopy(q)) return -E.EINVAL;
   const granter = remoteDomain(h, d, q.dom);
   if (!granter) return -E.ESRCH;
   const toGrant = q.flags === N.GNTCOPY_TO_GRANT;
@@ -314,9 +319,9 @@ const setTrapTable: Handler = (_h, d, a) => {
   if (!words) return -E.EFAULT;
   const entries: { vector: number; handler: number }[] = [];
   for (let i = 0; i < a.count!; i++) {
-    const r = TrapTableEntry.safeParse({ vector: words[2 * i], handler: words[2 * i + 1] });
-    if (!r.success) return -E.EINVAL;
-    entries.push(r.data);
+    const e = { vector: words[2 * i]!, handler: words[2 * i + 1]! };
+    if (!validTrapEntry(e)) return -E.EINVAL;
+    entries.push(e);
   }
   d.trapTable.fill(0);
   for (const e of entries) d.trapTable[e.vector] = e.handler;

@@ -6,6 +6,8 @@
 import type { GuestImage } from '../../abi/image.ts';
 import type { MachineRun, Platform, PlatformReport } from '../machine/native.ts';
 import type { Domain } from './domain.ts';
+import { errorName } from '../../abi/errors.ts';
+import { CALL_NAMES } from './dispatch.ts';
 import { PvHost } from './pv-host.ts';
 
 export interface PvPlatformOptions {
@@ -59,8 +61,26 @@ export function domainReport(d: Domain): PlatformReport {
     idleInstructions: d.cpu.idle,
     events: PvHost.counts(d.bounces),
     disk: { sectorsRead: 0, sectorsWritten: 0, errors: 0 },
-    hypercalls: PvHost.counts(d.hypercalls),
-    hypercallErrors: PvHost.counts(d.hypercallErrors),
+    hypercalls: hypercallCounts(d),
+    hypercallErrors: errorCounts(d),
     eventChannels: { sent: d.evtchn.sent, notified: d.evtchn.notified, upcalls: d.upcalls },
   };
+}
+
+/** Hypercalls made, by name, only those made. */
+export function hypercallCounts(d: Domain): Record<string, number> {
+  const out = new Map(d.unknownCalls);
+  d.hcCounts.forEach((n, i) => {
+    if (n > 0) out.set(CALL_NAMES[i]!, n);
+  });
+  return PvHost.counts(out);
+}
+
+/** Refused hypercalls, by error name. */
+export function errorCounts(d: Domain): Record<string, number> {
+  const out = new Map<string, number>();
+  d.errCounts.forEach((n, e) => {
+    if (n > 0) out.set(errorName(-e), n);
+  });
+  return PvHost.counts(out);
 }
