@@ -1,0 +1,69 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { PvHost } from '../../../hypervisor/pv/pv-host.ts';
+import { runImage } from '../../../hypervisor/run.ts';
+import { asm } from '../harness.ts';
+
+const program = (name: string): string => readFileSync(new URL(`../../../guest-kernel/programs/asm/${name}`, import.meta.url), 'utf8');
+
+describe('paravirtual guests', () => {
+  it('takes timer upcalls through an event channel, returning with iret', () => {
+    const r = runImage(asm(program('pv-timer.s'), 'pv'), { mode: 'pv' });
+    expect(r.stop).toBe('shutdown');
+    expect(r.exitCode).toBe(3);
+    expect(r.console).toBe('three timer upcalls!\n\n');
+    expect(r.events).toEqual({ upcall: 3 });
+    expect(r.hypercalls).toMatchObject({ set_timer_op: 4, iret: 3, evtchn_bind_virq: 1 });
+    expect(r.hypercallErrors).toEqual({});
+    expect(r.idleInstructions).toBeGreaterThan(0); // it slept in sched_op block between ticks
+  });
+
+  it('is deterministic: the same counts on every run', () => {
+    const img = asm(program('pv-timer.s'), 'pv');
+    const a = runImage(img, { mode: 'pv' });
+    const b = runImage(img, { mode: 'pv' });
+    expect({ ...a, hostNs: 0 }).toEqual({ ...b, hostNs: 0 });
+  });
+
+  it('two domains share a page through a grant and signal each other; a revoked grant no longer maps', () => {
+    const host = new PvHost({ machineBytes: 4 * (1 << 20) + 64 * 1024 });
+    const img = asm(program('pv-grant.s'), 'pv');
+    const d0 = host.createDomain(img, { memoryBytes: 1 << 20 });
+    const d1 = host.createDomain(img, { memoryBytes: 1 << 20 });
+    if (typeof d0 === 'string' || typeof d1 === 'string') throw new Error('boot failed');
+    const r = host.run(10_000_000);
+    expect(r.stop).toBe('shutdown');
+    expect(String.fromCharCode(...d1.console)).toBe('ping\n');
+    expect(String.fromCharCode(...d0.console)).toBe('pong\n');
+    expect(d0.exitCode).toBe(0);
+    expect(d1.exitCode).toBe(13); // EACCES: the map after revocation failed
+    expect([d0.evtchn.sent, d1.evtchn.sent]).toEqual([1, 2]);
+  });
+
+  it('crashes only the faulting domain: an unhandled page fault in one leaves the other running', () => {
+    const host = new PvHost({ machineBytes: 4 * (1 << 20) + 64 * 1024 });
+    const bad = asm('.target pv\nstart: li32 r1, 0x30000000\nldw r2, [r1]\n', 'pv');
+    const good = asm('.target pv\nstart: li r0, 29\nli r1, 2\nli r2, 5\nhypercall\n', 'pv');
+    const d0 = host.createDomain(bad, { memoryBytes: 1 << 20 }) as Exclude<ReturnType<PvHost['createDomain']>, string>;
+    const d1 = host.createDomain(good, { memoryBytes: 1 << 20 }) as typeof d0;
+    host.run(1_000_000);
+    expect(d0.state).toBe('crashed');
+    expect(d0.crashMessage).toMatch(/unhandled page-fault at pc 0x1008 \(address 0x30000000/);
+    expect(d1.exitCode).toBe(5);
+  });
+});
+
+describe('ABI versions at boot', () => {
+  const src = '.target pv\nstart: li r0, 29\nli r1, 2\nli r2, 0\nhypercall\n';
+  it('refuses a guest built for the next major with a one-line message', () => {
+    const img = asm(src, 'pv');
+    const r = runImage({ ...img, abi: { major: img.abi.major + 1, minor: 0 } }, { mode: 'pv' });
+    expect(r.stop).toBe('refused');
+    expect(r.message).toMatch(/^image is built for ABI 2\.0; this host serves ABI 1\.0 to 1\.1$/);
+  });
+  it('runs a guest built for the previous minor', () => {
+    const img = asm(src, 'pv');
+    const r = runImage({ ...img, abi: { major: img.abi.major, minor: img.abi.minor - 1 } }, { mode: 'pv' });
+    expect(r.stop).toBe('shutdown');
+  });
+});
