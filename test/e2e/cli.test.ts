@@ -87,6 +87,32 @@ describe('tsvisor run', () => {
   });
 });
 
+describe('tsvisor run --mode pv', () => {
+  const PV_TIMER = new URL('../../guest-kernel/programs/asm/pv-timer.s', import.meta.url).pathname;
+
+  it('--json adds hypercalls by name, errors by code and event-channel counts', () => {
+    const img = join(dir, 'pv-timer.img');
+    expect(cli('asm', PV_TIMER, '-o', img).code).toBe(0);
+    const r = cli('run', img, '--mode', 'pv', '--json');
+    expect(r.code).toBe(3);
+    const j = JSON.parse(r.out);
+    expect(j).toMatchObject({ mode: 'pv', exitCode: 3, hypercalls: { set_timer_op: 4, iret: 3 }, hypercallErrors: {}, eventChannels: { upcalls: 3 } });
+  });
+
+  it('--trace shows each hypercall with its decoded arguments and result, and each bounce', () => {
+    const img = join(dir, 'pv-timer.img');
+    expect(cli('asm', PV_TIMER, '-o', img).code).toBe(0);
+    const r = cli('run', img, '--mode', 'pv', '--trace');
+    expect(r.err).toMatch(/hc +d0 set_timer_op\(lo=0x3e8, hi=0x0\) -> 0/);
+    expect(r.err).toMatch(/hc +d0 evtchn_bind_virq\(virq=0x0\) -> 2/);
+    expect(r.err).toMatch(/bnc +d0 upcall -> 0x/);
+  });
+
+  it('refuses a native image in pv mode with one line', () => {
+    expectOneLineError(cli('run', image, '--mode', 'pv'), /built for target 'native', mode 'pv' needs a 'pv' image/);
+  });
+});
+
 describe('bad input gets one clear line and exit code 2', () => {
   it('a missing file', () => expectOneLineError(cli('run', join(dir, 'nope.img')), /cannot read image '.*nope\.img': no such file/));
 
