@@ -18,6 +18,15 @@ describe('paravirtual guests', () => {
     expect(r.idleInstructions).toBeGreaterThan(0); // it slept in sched_op block between ticks
   });
 
+  it("bounces a user task's system call and page fault into the kernel, switching address spaces", () => {
+    const r = runImage(asm(program('pv-user.s'), 'pv'), { mode: 'pv' });
+    expect(r.message).toBeUndefined();
+    expect(r.exitCode).toBe(7);
+    expect(r.console).toBe('syscall and page fault from user mode\n');
+    expect(r.events).toEqual({ 'page-fault': 1, syscall: 1 });
+    expect(r.hypercalls).toMatchObject({ iret: 2, new_user_baseptr: 1, pin_l2_table: 1 });
+  });
+
   it('is deterministic: the same counts on every run', () => {
     const img = asm(program('pv-timer.s'), 'pv');
     const a = runImage(img, { mode: 'pv' });
