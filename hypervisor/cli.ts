@@ -106,7 +106,7 @@ function runCommandResult(r: RunResult, json: boolean, io: Io): number {
 const COMMANDS: Record<string, Command> = {
   run: {
     summary: 'boot a guest image and stream its console',
-    usage: 'tsvisor run IMAGE [--mode MODE] [--json] [--trace] [--max-instructions N] [--memory MIB] [--disk FILE] [--input TEXT]',
+    usage: 'tsvisor run IMAGE [--mode MODE] [--json] [--trace] [--max-instructions N] [--memory MIB] [--disk FILE] [--input TEXT] [--cmdline TEXT]',
     options: {
       ...HELP,
       mode: { type: 'string', default: 'native' },
@@ -116,6 +116,7 @@ const COMMANDS: Record<string, Command> = {
       memory: { type: 'string' },
       disk: { type: 'string' },
       input: { type: 'string' },
+      cmdline: { type: 'string' },
     },
     help: {
       '--mode MODE': `native | trap | bt | hw | pv (default native; see README for what is built)`,
@@ -125,6 +126,7 @@ const COMMANDS: Record<string, Command> = {
       '--memory MIB': 'guest physical memory in MiB (default 16)',
       '--disk FILE': 'back the block device with FILE; the guest\'s writes are saved to it when the run ends',
       '--input TEXT': 'bytes the UART hands the guest',
+      '--cmdline TEXT': 'pv: the command line in the start-of-day page (at most 255 bytes)',
     },
     run(pos, v, io) {
       const path = one(pos, 'image file');
@@ -143,6 +145,7 @@ const COMMANDS: Record<string, Command> = {
         memoryBytes: memoryMiB * 1024 * 1024,
         ...(disk ? { disk } : {}),
         ...(typeof v.input === 'string' ? { input: new TextEncoder().encode(v.input) } : {}),
+        ...(typeof v.cmdline === 'string' ? { cmdline: v.cmdline } : {}),
         ...(json ? {} : { onConsoleByte: consoleStreamer(io) }),
         ...(v.trace ? { tracer: makeTracer((l) => io.err(l + '\n'), { portName: portNamer(), image }), trace: (l: string) => io.err(l + '\n') } : {}),
       });

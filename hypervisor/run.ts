@@ -19,6 +19,7 @@ const PLATFORMS: Partial<Record<Mode, (opts: RunOptions) => Platform>> = {
       ...(opts.memoryBytes !== undefined ? { memoryBytes: opts.memoryBytes } : {}),
       ...(opts.onConsoleByte ? { onConsoleByte: opts.onConsoleByte } : {}),
       ...(opts.trace ? { trace: opts.trace } : {}),
+      ...(opts.cmdline !== undefined ? { cmdline: opts.cmdline } : {}),
     }),
 };
 
@@ -38,6 +39,8 @@ export interface RunOptions {
   tracer?: CpuTracer;
   /** pv: one line per hypercall, bounce and crash. */
   trace?: (line: string) => void;
+  /** pv: the command line in the start-of-day page. */
+  cmdline?: string;
 }
 
 export interface RunResult extends PlatformReport {

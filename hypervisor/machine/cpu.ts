@@ -18,6 +18,13 @@
  *
  * Virtual time (`icount`) counts retired instructions plus time idled in HLT; a faulting
  * instruction does not retire. Same image, same inputs: same counts.
+ *
+ * Guest mode (for hypervisor/vmm's `hw` mode, like VT-x's VMX non-root operation): with
+ * `exitControls` set, each instruction whose opcode is marked there leaves `run` with Stop.Exit
+ * and `exit.kind` Instruction instead of executing, after the privilege check (at privilege 3 a
+ * privileged instruction still raises #GP in the guest, as on VT-x). Under nested paging the MMU
+ * may fail with an EPT violation, which exits with kind Nested, also while delivering an event.
+ * All of it is in the slow paths (`system`, `deliver`, the MMU's `translate`).
  */
 import {
   CLASS_TABLE,
@@ -36,7 +43,7 @@ import {
   Vector,
 } from '../../abi/isa.ts';
 import type { PhysicalMemory } from './memory.ts';
-import { ACCESS_FETCH, ACCESS_READ, ACCESS_WRITE, Mmu, TLB_MASK, TLB_USER_BASE } from './mmu.ts';
+import { ACCESS_FETCH, ACCESS_READ, ACCESS_WRITE, Mmu, TLB_MASK, TLB_USER_BASE, VMEXIT_NESTED } from './mmu.ts';
 
 /** Why `run` returned. */
 export const enum Stop {
@@ -63,16 +70,63 @@ export interface CpuTracer {
   exception(cpu: Cpu, vector: number, err: number, pc: number): void;
   portIn(cpu: Cpu, port: number, value: number, pc: number): void;
   portOut(cpu: Cpu, port: number, value: number, pc: number): void;
+  /** A virtualization exit, as a monitor (hypervisor/vmm) handled it. */
+  vmexit?(cpu: Cpu, exit: VmExitEvent): void;
+  /**
+   * A monitor hands the tracer its way of reading a guest instruction at a guest-virtual
+   * address (through the guest's own tables, without side effects), for the disassembly.
+   */
+  attachGuestReader?(read: (va: number) => number | undefined): void;
+}
+
+/** One exit as a monitor reports it to a tracer (built only when tracing). */
+export interface VmExitEvent {
+  /** The exit reason, e.g. 'io-out', 'shadow-fill' (hypervisor/vmm/exits.ts). */
+  reason: string;
+  /** Address of the guest instruction the exit is about (for an interrupt: where it lands back). */
+  pc: number;
+  /** The instruction word, when an instruction caused the exit. */
+  insn: number | null;
+  /** The exit qualification: port, direction and value; control register and value; addresses. */
+  qual: Readonly<Record<string, number | string>>;
+}
+
+/** What kind of event stopped the CPU with Stop.Exit. */
+export const enum ExitKind {
+  /** An intercepted exception or SYSCALL: `vector`, `err`, `pc` (the resume address). */
+  Exception = 0,
+  /** HYPERCALL with `hypercallEnabled`: retired, `vector` -1, `pc` its address. */
+  Hypercall = 1,
+  /** Guest mode: an instruction marked in `exitControls`, not retired; `insn`, `pc`. */
+  Instruction = 2,
+  /** Nested paging: a second-level fault (EPT violation), not retired; `gpa`, `err` = access. */
+  Nested = 3,
 }
 
 /** What caused a Stop.Exit; filled by the CPU, consumed by a hypervisor. */
 export interface ExitInfo {
-  /** The exception vector for an intercepted exception, -1 for a hypercall. */
+  kind: ExitKind;
+  /** The exception vector for an intercepted exception, -1 for a hypercall, 0x100/0x101 otherwise. */
   vector: number;
   err: number;
-  /** Address of the instruction that caused the exit. */
+  /** Address of the instruction that caused the exit (for a trap: the one after it). */
   pc: number;
+  /** Instruction exits: the instruction word. */
+  insn: number;
+  /** Nested exits: the guest-physical address, and the guest-virtual one being translated. */
+  gpa: number;
+  gva: number;
+  /**
+   * Nested exits during event delivery (VT-x's IDT-vectoring information): the vector that was
+   * being delivered and its error code, to deliver again once the monitor has mapped the page;
+   * -1 otherwise.
+   */
+  vectoring: number;
+  vectoringErr: number;
 }
+
+/** Pseudo-vector of an instruction exit in guest mode; never delivered to a guest. */
+export const VMEXIT_INSN = 0x100;
 
 /** Bitmask over vectors 0..31: set bits are intercepted instead of delivered to the guest. */
 export type VectorMask = number;
@@ -111,7 +165,16 @@ export class Cpu {
   interceptSyscall = false;
   /** When set, HYPERCALL exits (Stop.Exit with vector -1) instead of raising invalid opcode. */
   hypercallEnabled = false;
-  readonly exit: ExitInfo = { vector: NO_VECTOR, err: 0, pc: 0 };
+  /**
+   * Guest mode's VM-execution controls: when not null, an instruction whose opcode is marked 1
+   * here exits (ExitKind.Instruction) instead of executing. Null on the bare machine.
+   */
+  exitControls: Uint8Array | null = null;
+  readonly exit: ExitInfo = { kind: ExitKind.Exception, vector: NO_VECTOR, err: 0, pc: 0, insn: 0, gpa: 0, gva: 0, vectoring: NO_VECTOR, vectoringErr: 0 };
+  /** The first nested fault met while delivering an event, or -1 (see `deliver`). */
+  private deliveryGpa = NO_VECTOR;
+  private deliveryGva = 0;
+  private deliveryAccess = 0;
 
   private pendingVector = NO_VECTOR;
   private pendingErr = 0;
@@ -152,19 +215,37 @@ export class Cpu {
   }
 
   /**
-   * Take external interrupt `vector` now (the caller checked IF). Returns Stop.Budget when the
-   * guest's handler was entered, TripleFault when delivery failed, Exit when intercepted.
+   * Take external interrupt `vector` now (the caller checked IF), or, from a monitor, deliver an
+   * exception with error code `err` (event injection: set CR FaultAddr first for a #PF). Resumes
+   * at `pc` after the handler's IRET. Returns Stop.Budget when the guest's handler was entered,
+   * TripleFault when delivery failed, Exit when intercepted or when a nested fault stopped it.
    */
-  interrupt(vector: number): Stop {
+  interrupt(vector: number, err = 0): Stop {
     this.stopReason = Stop.Budget;
-    this.deliver(vector, 0, this.pc);
+    this.deliver(vector, err, this.pc);
     return this.stopReason;
   }
 
   /** Translate for a CPU-internal access (trap frames, vector table) at privilege 0. */
   private kernelAddr(va: number, access: number): number {
     const pa = this.mmu.translate(va, access, false);
+    if (pa < 0 && this.mmu.faultVector === VMEXIT_NESTED && this.deliveryGpa === NO_VECTOR) {
+      this.deliveryGpa = this.mmu.faultGpa;
+      this.deliveryGva = va;
+      this.deliveryAccess = access;
+    }
     return pa >= 0 && (pa & 3) === 0 ? pa : -1;
+  }
+
+  /** Record an exit: the caller sets `stopReason` or leaves `run` with it. */
+  private recordExit(kind: ExitKind, vector: number, err: number, pc: number): void {
+    const x = this.exit;
+    x.kind = kind;
+    x.vector = vector;
+    x.err = err;
+    x.pc = pc;
+    x.vectoring = NO_VECTOR;
+    this.stopReason = Stop.Exit;
   }
 
   /**
@@ -173,22 +254,41 @@ export class Cpu {
    * machine has no double-fault vector, and x86 resets on the third fault anyway.
    */
   private deliver(vector: number, err: number, resumePc: number): void {
-    if ((vector < 32 && (this.interceptVectors >>> vector) & 1) || (vector === Vector.Syscall && this.interceptSyscall)) {
-      this.exit.vector = vector;
-      this.exit.err = err;
-      this.exit.pc = resumePc;
-      this.stopReason = Stop.Exit;
+    if (vector > 0xff) {
+      // A guest-mode exit (VMEXIT_INSN, VMEXIT_NESTED): the instruction did not retire.
+      const nested = vector === VMEXIT_NESTED;
+      this.recordExit(nested ? ExitKind.Nested : ExitKind.Instruction, vector, err, resumePc);
+      if (nested) {
+        this.exit.gpa = this.mmu.faultGpa;
+        this.exit.gva = this.mmu.faultAddr;
+      }
       return;
     }
-    this.vectorCounts[vector]! += 1;
-    if (this.tracer) this.tracer.exception(this, vector, err, resumePc);
+    if ((vector < 32 && (this.interceptVectors >>> vector) & 1) || (vector === Vector.Syscall && this.interceptSyscall)) {
+      this.recordExit(ExitKind.Exception, vector, err, resumePc);
+      return;
+    }
     const i32 = this.mem.i32;
+    this.deliveryGpa = NO_VECTOR;
     const entryAddr = this.kernelAddr((this.cr[Cr.Vbar]! + vector * 4) | 0, ACCESS_READ);
     const oldSp = this.regs[REG_SP]!;
     const sp = this.cpl === 0 ? oldSp : this.cr[Cr.Ksp]!;
     const a0 = this.kernelAddr((sp - 4) | 0, ACCESS_WRITE);
     const a1 = this.kernelAddr((sp - 8) | 0, ACCESS_WRITE);
     const a2 = this.kernelAddr((sp - 12) | 0, ACCESS_WRITE);
+    if (this.deliveryGpa !== NO_VECTOR) {
+      // Nested paging: a page of the vector table or the stack is not mapped in the second-level
+      // table yet. Exit with the event as vectoring information; the monitor maps the page and
+      // delivers the event again, and the guest never knows.
+      this.recordExit(ExitKind.Nested, VMEXIT_NESTED, this.deliveryAccess, resumePc);
+      this.exit.gpa = this.deliveryGpa;
+      this.exit.gva = this.deliveryGva;
+      this.exit.vectoring = vector;
+      this.exit.vectoringErr = err;
+      return;
+    }
+    this.vectorCounts[vector]! += 1;
+    if (this.tracer) this.tracer.exception(this, vector, err, resumePc);
     if (entryAddr < 0 || a0 < 0 || a1 < 0 || a2 < 0) {
       this.stopReason = Stop.TripleFault;
       this.exit.vector = vector;
@@ -598,6 +698,11 @@ export class Cpu {
     const cls = CLASS_TABLE[opcode]!;
     if (cls === ClassCode.Invalid) return this.except(Vector.InvalidOpcode);
     if (cls === ClassCode.Privileged && this.cpl !== 0) return this.except(Vector.GeneralProtection);
+    if (this.exitControls !== null && this.exitControls[opcode] === 1) {
+      // Guest mode: leave as a fault does (not retired, pc at the instruction); deliver() records it.
+      this.exit.insn = insn;
+      return this.except(VMEXIT_INSN);
+    }
     const regs = this.regs;
     const rd = (insn >>> 8) & 15;
     const ra = (insn >>> 12) & 15;
@@ -609,10 +714,7 @@ export class Cpu {
         return this.trap(Vector.Breakpoint);
       case 0x62: // hypercall
         if (!this.hypercallEnabled) return this.except(Vector.InvalidOpcode);
-        this.exit.vector = NO_VECTOR;
-        this.exit.err = 0;
-        this.exit.pc = ipc;
-        this.stopReason = Stop.Exit;
+        this.recordExit(ExitKind.Hypercall, NO_VECTOR, 0, ipc);
         return true;
       case 0x63: // pushf: reveals IF and CPL at any privilege (sensitive, does not trap)
         return this.push(this.flags());

@@ -108,6 +108,15 @@ describe('tsvisor run --mode pv', () => {
     expect(r.err).toMatch(/bnc +d0 upcall -> 0x/);
   });
 
+  it('--cmdline reaches the start-of-day page', () => {
+    const src = join(dir, 'cmdline.s');
+    // Print the command line from the start-of-day page (0x400000 + 64), 5 bytes.
+    writeFileSync(src, '.target pv\nstart: li r0, 18\nli r1, 0\nli32 r2, 0x400040\nli r3, 5\nhypercall\nli r0, 29\nli r1, 2\nli r2, 0\nhypercall\n');
+    expect(cli('asm', src, '-o', join(dir, 'cmdline.img')).code).toBe(0);
+    const r = cli('run', join(dir, 'cmdline.img'), '--mode', 'pv', '--cmdline', 'quiet root=/dev/vda');
+    expect(r.out).toBe('quiet');
+  });
+
   it('refuses a native image in pv mode with one line', () => {
     expectOneLineError(cli('run', image, '--mode', 'pv'), /built for target 'native', mode 'pv' needs a 'pv' image/);
   });
@@ -148,7 +157,7 @@ describe('help', () => {
     const top = cli('--help').out;
     for (const c of ['run', 'asm', 'disasm', 'demo']) expect(top).toContain(c);
     const run = cli('run', '--help').out;
-    for (const f of ['--mode', '--json', '--trace', '--max-instructions', '--memory', '--disk', '--input']) expect(run).toContain(f);
+    for (const f of ['--mode', '--json', '--trace', '--max-instructions', '--memory', '--disk', '--input', '--cmdline']) expect(run).toContain(f);
   });
 });
 
