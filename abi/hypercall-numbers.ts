@@ -187,6 +187,7 @@ export const GNTCOPY_TO_GRANT = 1;
  *   image segments at their linked addresses (LOAD_BASE = 0x1000 upwards)
  *   stack: PV_STACK_PAGES pages below PV_STACK_TOP
  *   start-of-day page, shared-info page, page tables, frame list, from PV_START_INFO_VA up
+ *   the linear page table at PV_LINEAR_PT_VA (read-only)
  * The rest of the 4 GiB is the guest's to map (PV_FREE_VA is a convenient start).
  */
 export const PV_STACK_TOP = 0x00400000;
@@ -198,6 +199,13 @@ export const PV_PAGE_TABLES_VA = 0x00402000;
 /** The frame list: machine frame number of each of the domain's pages (Xen's P2M), u32 each. */
 export const PV_FRAME_LIST_VA = 0x00420000;
 export const PV_FREE_VA = 0x00800000;
+/**
+ * The linear page table: the directory's last entry names the directory itself, read-only, so
+ * the entry that maps virtual address va can be read at PV_LINEAR_PT_VA + (va >>> 12) * 4, and
+ * the machine address of va is (that entry & ~0xfff) | (va & 0xfff). Guests use it to find the
+ * machine addresses they put in virtio descriptors and grant entries.
+ */
+export const PV_LINEAR_PT_VA = 0xffc00000;
 
 /** Start-of-day page: at PV_START_INFO_VA, and in r1 at entry. Byte offsets of u32 fields. */
 export const SOD_MAGIC = 0; //            SOD_MAGIC_VALUE

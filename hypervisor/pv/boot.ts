@@ -94,6 +94,7 @@ export function bootDomain(h: PvHost, id: number, image: GuestImage, opts: BootO
   }
   const dir = mfn(dirPfn);
   for (const [r, l1] of l1ForRegion) i32[FrameTable.entryAddr(dir, r) >>> 2] = (l1 << PAGE_SHIFT) | PTE_P | PTE_W | PTE_U;
+  i32[FrameTable.entryAddr(dir, N.PV_LINEAR_PT_VA >>> 22) >>> 2] = (dir << PAGE_SHIFT) | PTE_P | PTE_U;
 
   const d = new Domain(id, h.mem, mfn(sharedInfo) << PAGE_SHIFT, Math.floor((opts.maxBytes ?? 2 * opts.memoryBytes) / PAGE_SIZE), opts.onConsoleByte);
   d.pages = nrPages;

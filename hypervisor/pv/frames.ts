@@ -104,19 +104,28 @@ export class FrameTable {
     return 0;
   }
 
-  /** May entry value `val` stand in an L2 table of domain `domid`? */
-  checkL2Entry(val: number, domid: number): Status {
+  /**
+   * May entry value `val` stand in L2 table `table` of domain `domid`? Besides pinned L1s, a
+   * directory may name itself read-only: a linear page table (Xen's, and the classic self-map),
+   * through which the guest reads every entry of its page tables at PV_LINEAR_PT_VA.
+   */
+  checkL2Entry(val: number, domid: number, table: number): Status {
     if (!(val & PTE_P)) return 0;
     const f = val >>> PAGE_SHIFT;
     if (!this.ownedBy(f, domid)) return -E.EPERM;
+    if (f === table) return val & PTE_W ? -E.EPERM : 0;
     if (this.type[f] !== FrameType.L1) return -E.EINVAL;
     return 0;
   }
 
-  /** Account for `val` entering (delta +1) or leaving (-1) a pinned table of type `t`. */
-  account(t: FrameType, val: number, delta: number): void {
+  /**
+   * Account for `val` entering (delta +1) or leaving (-1) pinned table `table` of type `t`.
+   * A directory's read-only entry naming itself (the linear page table) holds no reference.
+   */
+  account(t: FrameType, val: number, delta: number, table: number): void {
     if (!(val & PTE_P)) return;
     const f = val >>> PAGE_SHIFT;
+    if (t === FrameType.L2 && f === table) return;
     if (t === FrameType.L1) {
       this.refs[f]! += delta;
       if (val & PTE_W) this.writable[f]! += delta;
@@ -132,13 +141,13 @@ export class FrameTable {
     if (this.writable[f]! > 0) return -E.EBUSY; // still mapped writable somewhere: unmap first
     for (let i = 0; i < 1024; i++) {
       const v = this.entry(f, i);
-      const s = t === FrameType.L1 ? this.checkL1Entry(v, domid) : this.checkL2Entry(v, domid);
+      const s = t === FrameType.L1 ? this.checkL1Entry(v, domid) : this.checkL2Entry(v, domid, f);
       if (s < 0) return s;
       // An L1 that maps itself writable would become a writable page table the moment it is typed.
       if (t === FrameType.L1 && v & PTE_P && v & PTE_W && v >>> PAGE_SHIFT === f) return -E.EPERM;
     }
     this.type[f] = t;
-    for (let i = 0; i < 1024; i++) this.account(t, this.entry(f, i), +1);
+    for (let i = 0; i < 1024; i++) this.account(t, this.entry(f, i), +1, f);
     return 0;
   }
 
@@ -155,7 +164,7 @@ export class FrameTable {
         if (v & PTE_P && !this.ownedBy(v >>> PAGE_SHIFT, domid)) return -E.EBUSY;
       }
     }
-    for (let i = 0; i < 1024; i++) this.account(t, this.entry(f, i), -1);
+    for (let i = 0; i < 1024; i++) this.account(t, this.entry(f, i), -1, f);
     this.type[f] = FrameType.None;
     return 0;
   }

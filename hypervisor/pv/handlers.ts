@@ -48,15 +48,16 @@ export function applyEntryUpdates(h: PvHost, d: Domain, reqs: ReadonlyArray<{ pt
     const old = pendingOld?.get(ptr) ?? h.mem.i32[ptr >>> 2]!;
     // A grant mapping is removed only by unmap_grant_ref, which keeps the grant's books.
     if (t === FrameType.L1 && old & PTE_P && !ft.ownedBy(old >>> PAGE_SHIFT, d.id)) return -E.EPERM;
-    const s = t === FrameType.L1 ? ft.checkL1Entry(val, d.id) : ft.checkL2Entry(val, d.id);
+    const s = t === FrameType.L1 ? ft.checkL1Entry(val, d.id) : ft.checkL2Entry(val, d.id, table);
     if (s < 0) return s;
     if (t === FrameType.L1 && val & PTE_P && val & PTE_W && val >>> PAGE_SHIFT === table) return -E.EPERM;
     pendingOld?.set(ptr, val);
   }
   for (const { ptr, val } of reqs) {
     const t = ft.type[ptr >>> PAGE_SHIFT]! as FrameType;
-    ft.account(t, h.mem.i32[ptr >>> 2]!, -1);
-    ft.account(t, val, +1);
+    const table = ptr >>> PAGE_SHIFT;
+    ft.account(t, h.mem.i32[ptr >>> 2]!, -1, table);
+    ft.account(t, val, +1, table);
     h.mem.i32[ptr >>> 2] = val;
   }
   // Stricter than Xen, which leaves flushing to the guest: a stale writable TLB entry for a page
@@ -267,7 +268,7 @@ const gnttabMap: Handler = (h, d, a) => {
   if (handle < 0) handle = d.grantMaps.length;
   if (handle >= N.GNTTAB_MAX_ENTRIES) return -E.ENOSPC;
   const val = (frame << PAGE_SHIFT) | PTE_P | PTE_U | (readonly ? 0 : PTE_W);
-  h.frames.account(FrameType.L1, val, +1);
+  h.frames.account(FrameType.L1, val, +1, entry >>> PAGE_SHIFT);
   h.mem.i32[entry >>> 2] = val;
   d.grantMaps[handle] = { granter: granter.id, ref: a.ref!, frame, entryAddr: entry, va: a.va!, readonly };
   h.markGrantInUse(granter, a.ref!);
@@ -280,7 +281,7 @@ const gnttabUnmap: Handler = (h, d, a) => {
   if (!m) return -E.EINVAL;
   const cur = h.mem.i32[m.entryAddr >>> 2]!;
   if (cur & PTE_P && cur >>> PAGE_SHIFT === m.frame) {
-    h.frames.account(FrameType.L1, cur, -1);
+    h.frames.account(FrameType.L1, cur, -1, m.entryAddr >>> PAGE_SHIFT);
     h.mem.i32[m.entryAddr >>> 2] = 0;
   }
   d.grantMaps[a.handle!] = null;

@@ -140,6 +140,16 @@ describe('mmu_update', () => {
     expectRefused(host, d[0]!, E.EFAULT, N.HC_MMU_UPDATE, 0x3000000, 1);
   });
 
+  it('gives the guest a read-only linear page table, and refuses to make it writable', () => {
+    const { host, d } = boot();
+    const dom = d[0]!;
+    const entry = dom.access.readU32(N.PV_LINEAR_PT_VA + (BUF >>> 12) * 4)!;
+    expect(((entry & ~0xfff) | (BUF & 0xfff)) >>> 0).toBe(dom.access.translate(BUF, false));
+    expect(dom.access.translate(N.PV_LINEAR_PT_VA, true)).toBe(-1);
+    writeWords(dom, BUF, [entryAddr(dom.kernelBase, 1023), pte(dom.kernelBase)]);
+    expectRefused(host, dom, E.EPERM, N.HC_MMU_UPDATE, BUF, 1);
+  });
+
   it('keeps the guest from writing its page tables directly: they are mapped read-only', () => {
     const { d } = boot();
     expect(d[0]!.access.translate(N.PV_PAGE_TABLES_VA, false)).toBeGreaterThan(0);
