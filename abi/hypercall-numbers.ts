@@ -45,6 +45,8 @@ export const HC_MMUEXT_OP = 26;
 export const HC_SCHED_OP = 29;
 /** event_channel_op(cmd, a, b): EVTCHNOP_*. */
 export const HC_EVENT_CHANNEL_OP = 32;
+/** virtio_op(cmd, ...): discover and set up virtio devices, and kick their queues (tsvisor's own; Xen has none). */
+export const HC_VIRTIO_OP = 40;
 
 // console_io
 export const CONSOLEIO_WRITE = 0;
@@ -129,10 +131,39 @@ export const EVTCHNSTAT_CLOSED = 0;
 export const EVTCHNSTAT_UNBOUND = 1;
 export const EVTCHNSTAT_INTERDOMAIN = 2;
 export const EVTCHNSTAT_VIRQ = 4;
+/** A port bound to a virtio device of the hypervisor (virtio_op bind_event); detail = device. */
+export const EVTCHNSTAT_DEVICE = 6;
 
 export const VIRQ_TIMER = 0;
 export const VIRQ_CONSOLE = 2;
 export const VIRQ_COUNT = 8;
+
+// virtio_op(cmd, ...): devices are numbered 0.. in the order VIRTIO_LIST reports them. Ring and
+// buffer addresses are machine addresses of frames the domain owns (the guest finds them through
+// the linear page table); the device checks every one. Layouts: abi/ring.ts.
+/** list(buffer, max): write up to max device records {type, queues, max queue size, features}; returns the count. */
+export const VIRTIO_LIST = 0;
+export const VIRTIO_DEV_TYPE = 0;
+export const VIRTIO_DEV_QUEUES = 4;
+export const VIRTIO_DEV_MAX_QUEUE_SIZE = 8;
+export const VIRTIO_DEV_FEATURES = 12;
+export const VIRTIO_DEV_BYTES = 16;
+/** get_features(dev): the feature bits the device offers. */
+export const VIRTIO_GET_FEATURES = 1;
+/** set_features(dev, features): the driver's choice, a subset of the offer (before FEATURES_OK). */
+export const VIRTIO_SET_FEATURES = 2;
+/** get_status(dev) / set_status(dev, status): the device status handshake (abi/ring.ts VIRTIO_STATUS_*). */
+export const VIRTIO_GET_STATUS = 3;
+export const VIRTIO_SET_STATUS = 4;
+/** set_queue(dev, config): configure a queue from a VIRTQ_CFG_* record at guest-virtual config. */
+export const VIRTIO_SET_QUEUE = 5;
+/** bind_event(dev): a new port on which the device signals used buffers and configuration changes. */
+export const VIRTIO_BIND_EVENT = 6;
+/** kick(dev, queue): the driver has made buffers available. */
+export const VIRTIO_KICK = 7;
+/** get_config(dev, offset): one 32-bit word of the device's configuration space. */
+export const VIRTIO_GET_CONFIG = 8;
+export const VIRTIO_MAX_DEVICES = 16;
 
 /** Domain ids: DOMID_SELF names the caller wherever a domain is expected. */
 export const DOMID_SELF = 0x7ff0;
