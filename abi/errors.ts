@@ -17,6 +17,7 @@ export const EACCES = 13; //    a grant that does not permit this access (read-o
 export const ENOSYS = 38; //    no such hypercall or sub-command
 export const EBADF = 9; //      a bad event-channel port (not bound, wrong state)
 export const ENOEXEC = 8; //    an image the hypervisor will not boot
+export const EIO = 5; //        a device found its ring malformed and now needs a reset
 
 /** Names for reports: `errorName(-22)` is 'EINVAL'. */
 export const ERROR_NAMES: Readonly<Record<number, string>> = {
@@ -34,6 +35,7 @@ export const ERROR_NAMES: Readonly<Record<number, string>> = {
   [ENOSYS]: 'ENOSYS',
   [EBADF]: 'EBADF',
   [ENOEXEC]: 'ENOEXEC',
+  [EIO]: 'EIO',
 };
 
 export function errorName(code: number): string {

@@ -10,6 +10,7 @@
  */
 import { z } from 'zod';
 import * as N from './hypercall-numbers.ts';
+import { VIRTQ_MAX_QUEUE_SIZE } from './ring.ts';
 import { EVTCHN_PORTS } from './shared-info.ts';
 
 export { ABI_MAJOR, ABI_MINOR } from './version.ts';
@@ -25,6 +26,7 @@ const pageVa = u32.refine((v) => v % 4096 === 0, 'must be page-aligned');
 const port = z.uint32().max(EVTCHN_PORTS - 1);
 const domid = z.uint32().max(0xffff);
 const count = (max: number) => z.uint32().min(1).max(max);
+const device = z.uint32().max(N.VIRTIO_MAX_DEVICES - 1);
 
 /** One call: its name (for reports and traces), the registers it reads, and their schema. */
 export interface CallSpec<S extends z.ZodObject = z.ZodObject> {
@@ -163,6 +165,23 @@ export const HYPERCALLS: Readonly<Record<number, HypercallSpec>> = {
       },
     },
   },
+  [N.HC_VIRTIO_OP]: {
+    kind: 'family',
+    family: {
+      name: 'virtio_op',
+      commands: {
+        [N.VIRTIO_LIST]: call('virtio_list', { buffer: va.refine((v) => v % 4 === 0, 'must be 4-aligned'), max: z.uint32().max(N.VIRTIO_MAX_DEVICES) }, 'describe up to max devices at buffer'),
+        [N.VIRTIO_GET_FEATURES]: call('virtio_get_features', { dev: device }, 'feature bits the device offers'),
+        [N.VIRTIO_SET_FEATURES]: call('virtio_set_features', { dev: device, features: u32 }, 'accept a subset of the offered features'),
+        [N.VIRTIO_GET_STATUS]: call('virtio_get_status', { dev: device }, 'the device status byte'),
+        [N.VIRTIO_SET_STATUS]: call('virtio_set_status', { dev: device, status: z.uint32().max(0xff) }, 'advance the status handshake; 0 resets'),
+        [N.VIRTIO_SET_QUEUE]: call('virtio_set_queue', { dev: device, config: va.refine((v) => v % 4 === 0, 'must be 4-aligned') }, 'configure a queue from a record in guest memory'),
+        [N.VIRTIO_BIND_EVENT]: call('virtio_bind_event', { dev: device }, 'a port for used-buffer and config-change notifications'),
+        [N.VIRTIO_KICK]: call('virtio_kick', { dev: device, queue: z.uint32().max(15) }, 'process the buffers made available on a queue'),
+        [N.VIRTIO_GET_CONFIG]: call('virtio_get_config', { dev: device, offset: z.uint32().max(252).refine((v) => v % 4 === 0, 'must be 4-aligned') }, 'a word of the configuration space'),
+      },
+    },
+  },
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -178,6 +197,19 @@ export const MmuUpdateRequest = z.object({
 export const TrapTableEntry = z.object({
   vector: z.uint32().max(31),
   handler: u32.refine((v) => v % 4 === 0, 'must be 4-aligned'),
+});
+
+/** virtio_op set_queue's record (abi/ring.ts VIRTQ_CFG_*): queue size a power of two up to 32768. */
+export const VirtqConfig = z.object({
+  index: z.uint32().max(15),
+  size: z
+    .uint32()
+    .min(1)
+    .max(VIRTQ_MAX_QUEUE_SIZE)
+    .refine((v) => (v & (v - 1)) === 0, 'must be a power of two'),
+  desc: u32.refine((v) => v % 16 === 0, 'must be 16-aligned'),
+  avail: u32.refine((v) => v % 2 === 0, 'must be 2-aligned'),
+  used: u32.refine((v) => v % 4 === 0, 'must be 4-aligned'),
 });
 
 /** gnttab_copy request; offset + len must stay inside the granted frame. */

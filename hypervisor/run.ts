@@ -7,6 +7,8 @@ import { ABI_MAJOR, ABI_MINOR } from '../abi/version.ts';
 import type { CpuTracer } from './machine/cpu.ts';
 import { NativeMachine, type Platform, type PlatformReport, type StopKind } from './machine/native.ts';
 import { PvPlatform } from './pv/platform.ts';
+import { HwMachine } from './vmm/hw.ts';
+import { TrapMachine } from './vmm/trap.ts';
 
 export const MODES = ['native', 'trap', 'bt', 'hw', 'pv'] as const;
 export type Mode = (typeof MODES)[number];
@@ -14,12 +16,16 @@ export type Mode = (typeof MODES)[number];
 /** The platform each implemented mode runs on; a mode missing here is refused (see README). */
 const PLATFORMS: Partial<Record<Mode, (opts: RunOptions) => Platform>> = {
   native: (opts) => new NativeMachine(opts),
+  trap: (opts) => new TrapMachine(opts),
+  hw: (opts) => new HwMachine(opts),
   pv: (opts) =>
     new PvPlatform({
       ...(opts.memoryBytes !== undefined ? { memoryBytes: opts.memoryBytes } : {}),
       ...(opts.onConsoleByte ? { onConsoleByte: opts.onConsoleByte } : {}),
       ...(opts.trace ? { trace: opts.trace } : {}),
       ...(opts.cmdline !== undefined ? { cmdline: opts.cmdline } : {}),
+      ...(opts.disk ? { disk: opts.disk } : {}),
+      ...(opts.eventIdx === false ? { eventIdx: false } : {}),
     }),
 };
 
@@ -41,6 +47,8 @@ export interface RunOptions {
   trace?: (line: string) => void;
   /** pv: the command line in the start-of-day page. */
   cmdline?: string;
+  /** pv: offer EVENT_IDX on the virtio devices (default true). */
+  eventIdx?: boolean;
 }
 
 export interface RunResult extends PlatformReport {

@@ -57,6 +57,10 @@ export interface PlatformReport {
   hypercallErrors?: Record<string, number>;
   /** pv: events sent by this domain, pending edges that asked for an upcall, upcalls entered. */
   eventChannels?: { sent: number; notified: number; upcalls: number };
+  /** pv: virtio devices that were used: kicks, requests, notifications sent and suppressed, ring errors. */
+  devices?: Record<string, { kicks: number; requests: number; notifications: number; suppressed: number; errors: number }>;
+  /** trap, hw: virtualization exits by reason (hypervisor/vmm/exits.ts); hostNs is not deterministic. */
+  exits?: Record<string, { count: number; modelledCycles: number; hostNs: number }>;
 }
 
 /** A machine a mode runs guests on: load an image, run it, report. */

@@ -13,6 +13,7 @@ import { ABI_MAJOR, ABI_MINOR } from '../../abi/version.ts';
 import { Domain } from './domain.ts';
 import { FrameTable, FrameType } from './frames.ts';
 import type { PvHost } from './pv-host.ts';
+import type { VirtioOptions } from './virtio.ts';
 
 export interface BootOptions {
   /** Memory the domain gets at start, in bytes (a multiple of 4 KiB). */
@@ -21,6 +22,8 @@ export interface BootOptions {
   maxBytes?: number;
   cmdline?: string;
   onConsoleByte?: (byte: number) => void;
+  /** The domain's virtio devices: disk, EVENT_IDX (virtio.ts). */
+  virtio?: VirtioOptions;
 }
 
 const hex = (n: number): string => `0x${(n >>> 0).toString(16)}`;

@@ -4,6 +4,7 @@
  * has done (console output, counters). The hypervisor (pv-host.ts) owns the policy; a Domain is
  * the state, as Xen's struct domain with its vcpu.
  */
+import type { VirtioDevice } from '../devices/virtio/device.ts';
 import { Cpu } from '../machine/cpu.ts';
 import type { PhysicalMemory } from '../machine/memory.ts';
 import { EventChannelTable } from './event-channel.ts';
@@ -56,6 +57,9 @@ export class Domain {
   grantTable = -1;
   grantEntries = 0;
   readonly grantMaps: (GrantMapping | null)[] = [];
+
+  /** Virtio devices, numbered as virtio_op list reports them (virtio.ts). */
+  readonly virtio: VirtioDevice[] = [];
 
   readonly console: number[] = [];
   /** Hypercalls made, by the dispatcher's call index (dispatch.ts CALL_NAMES). */

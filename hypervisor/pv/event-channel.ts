@@ -7,7 +7,15 @@
  * Port 0 is never allocated, as in Xen, so 0 can mean "none".
  */
 import * as E from '../../abi/errors.ts';
-import { EVTCHNSTAT_CLOSED, EVTCHNSTAT_INTERDOMAIN, EVTCHNSTAT_UNBOUND, EVTCHNSTAT_VIRQ, VIRQ_COUNT } from '../../abi/hypercall-numbers.ts';
+import {
+  EVTCHNSTAT_CLOSED,
+  EVTCHNSTAT_DEVICE,
+  EVTCHNSTAT_INTERDOMAIN,
+  EVTCHNSTAT_UNBOUND,
+  EVTCHNSTAT_VIRQ,
+  VIRQ_COUNT,
+  VIRTIO_MAX_DEVICES,
+} from '../../abi/hypercall-numbers.ts';
 import { EVTCHN_PORTS, SI_EVTCHN_MASK, SI_EVTCHN_PENDING, SI_PENDING_SEL, SI_UPCALL_MASK, SI_UPCALL_PENDING } from '../../abi/shared-info.ts';
 import type { PhysicalMemory } from '../machine/memory.ts';
 
@@ -18,6 +26,8 @@ export class EventChannelTable {
   readonly virq = new Int32Array(EVTCHN_PORTS);
   /** Port bound to each virtual interrupt, 0 when none. */
   readonly virqPort = new Int32Array(VIRQ_COUNT);
+  /** Port bound to each virtio device (virtio_op bind_event), 0 when none. */
+  readonly devicePort = new Int32Array(VIRTIO_MAX_DEVICES);
   sent = 0;
   /** Pending bits that reached an unmasked port (edges that asked for an upcall). */
   notified = 0;
@@ -100,7 +110,7 @@ export class EventChannelTable {
   /** EVTCHNOP_status's answer: state | detail << 8. */
   status(port: number): number {
     const s = this.state[port]!;
-    const detail = s === EVTCHNSTAT_VIRQ ? this.virq[port]! : s === EVTCHNSTAT_CLOSED ? 0 : this.remoteDom[port]!;
+    const detail = s === EVTCHNSTAT_VIRQ || s === EVTCHNSTAT_DEVICE ? this.virq[port]! : s === EVTCHNSTAT_CLOSED ? 0 : this.remoteDom[port]!;
     return s | (detail << 8);
   }
 
@@ -122,12 +132,20 @@ export class EventChannelTable {
     this.virqPort[virq] = port;
   }
 
+  /** A port on which virtio device `dev` signals (its number is kept in `virq`). */
+  bindDevice(port: number, dev: number): void {
+    this.state[port] = EVTCHNSTAT_DEVICE;
+    this.virq[port] = dev;
+    this.devicePort[dev] = port;
+  }
+
   /** Close a port locally; the caller handles the remote end of an interdomain channel. */
   close(port: number): void {
     if (this.state[port] === EVTCHNSTAT_VIRQ) this.virqPort[this.virq[port]!] = 0;
+    if (this.state[port] === EVTCHNSTAT_DEVICE) this.devicePort[this.virq[port]!] = 0;
     this.state[port] = EVTCHNSTAT_CLOSED;
     this.clearPending(port);
   }
 }
 
-export { EVTCHNSTAT_INTERDOMAIN, EVTCHNSTAT_UNBOUND, EVTCHNSTAT_VIRQ, EVTCHNSTAT_CLOSED };
+export { EVTCHNSTAT_INTERDOMAIN, EVTCHNSTAT_UNBOUND, EVTCHNSTAT_VIRQ, EVTCHNSTAT_CLOSED, EVTCHNSTAT_DEVICE };

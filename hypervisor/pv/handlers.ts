@@ -14,6 +14,7 @@ import type { Domain } from './domain.ts';
 import { FrameTable, FrameType } from './frames.ts';
 import { compileSchema } from './fast-schema.ts';
 import type { PvHost } from './pv-host.ts';
+import { VIRTIO_HANDLERS } from './virtio.ts';
 
 /** Validated arguments, by the names in the call's spec. */
 export type Args = Readonly<Record<string, number>>;
@@ -414,4 +415,5 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   evtchn_status: evtchnStatus,
   evtchn_unmask: evtchnUnmask,
   evtchn_mask: evtchnMask,
+  ...VIRTIO_HANDLERS,
 };

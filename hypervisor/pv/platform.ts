@@ -9,12 +9,18 @@ import type { Domain } from './domain.ts';
 import { errorName } from '../../abi/errors.ts';
 import { CALL_NAMES } from './dispatch.ts';
 import { PvHost } from './pv-host.ts';
+import { VirtioBlock } from '../devices/virtio/block.ts';
+import { VIRTIO_BLOCK_DEV, virtioReport } from './virtio.ts';
 
 export interface PvPlatformOptions {
   memoryBytes?: number;
   onConsoleByte?: (byte: number) => void;
   trace?: (line: string) => void;
   cmdline?: string;
+  /** The block device's disk, used in place (after the run it holds what the guest wrote). */
+  disk?: Uint8Array;
+  /** Offer EVENT_IDX on the virtio devices (default true). */
+  eventIdx?: boolean;
 }
 
 /** Default memory of a pv domain: 4 MiB, as small guests need little and tests boot many. */
@@ -35,6 +41,7 @@ export class PvPlatform implements Platform {
       memoryBytes: this.opts.memoryBytes ?? PV_DEFAULT_MEMORY,
       ...(this.opts.cmdline ? { cmdline: this.opts.cmdline } : {}),
       ...(this.opts.onConsoleByte ? { onConsoleByte: this.opts.onConsoleByte } : {}),
+      virtio: { ...(this.opts.disk ? { disk: this.opts.disk } : {}), ...(this.opts.eventIdx === false ? { eventIdx: false } : {}) },
     });
     if (typeof d === 'string') return d;
     this.dom = d;
@@ -60,11 +67,19 @@ export function domainReport(d: Domain): PlatformReport {
     instructions: d.cpu.icount - d.cpu.idle,
     idleInstructions: d.cpu.idle,
     events: PvHost.counts(d.bounces),
-    disk: { sectorsRead: 0, sectorsWritten: 0, errors: 0 },
+    disk: blockDisk(d),
     hypercalls: hypercallCounts(d),
     hypercallErrors: errorCounts(d),
     eventChannels: { sent: d.evtchn.sent, notified: d.evtchn.notified, upcalls: d.upcalls },
+    devices: virtioReport(d),
   };
+}
+
+function blockDisk(d: Domain): PlatformReport['disk'] {
+  const blk = d.virtio[VIRTIO_BLOCK_DEV];
+  if (!(blk instanceof VirtioBlock)) return { sectorsRead: 0, sectorsWritten: 0, errors: 0 };
+  const s = blk.blockStats;
+  return { sectorsRead: s.sectorsRead, sectorsWritten: s.sectorsWritten, errors: s.ioErrors };
 }
 
 /** Hypercalls made, by name, only those made. */

@@ -22,6 +22,8 @@ import { dispatch, type DispatchTrace } from './dispatch.ts';
 import type { Domain } from './domain.ts';
 import { EVTCHNSTAT_INTERDOMAIN } from './event-channel.ts';
 import { FrameTable } from './frames.ts';
+import { attachVirtio, detachVirtio } from './virtio.ts';
+import { NetBridge } from '../devices/virtio/bridge.ts';
 
 /** Instructions of virtual time a domain runs before the next domain's turn. */
 export const TIME_SLICE = 10_000;
@@ -39,9 +41,11 @@ export class PvHost {
   readonly mem: PhysicalMemory;
   readonly frames: FrameTable;
   readonly domains: Domain[] = [];
+  /** The software switch every domain's net device joins. */
+  readonly bridge = new NetBridge();
   private next = 0;
   private yielded = false;
-  private readonly trace?: (line: string) => void;
+  readonly trace?: (line: string) => void;
   private readonly traceCall?: DispatchTrace;
 
   constructor(opts: PvHostOptions) {
@@ -63,7 +67,9 @@ export class PvHost {
   /** Build a domain from a pv image (start of day). Returns it, or a one-line refusal. */
   createDomain(image: GuestImage, opts: BootOptions): Domain | string {
     const d = bootDomain(this, this.domains.length, image, opts);
-    if (typeof d !== 'string') this.domains.push(d);
+    if (typeof d === 'string') return d;
+    attachVirtio(this, d, opts.virtio ?? {}, this.bridge);
+    this.domains.push(d);
     return d;
   }
 
@@ -79,6 +85,7 @@ export class PvHost {
       if (live.length === 0) return { stop: 'shutdown' };
       const used = this.domains.reduce((s, d) => s + d.cpu.icount, 0);
       if (used >= limit) return { stop: 'limit', message: `stopped after ${limit} instructions (--max-instructions)` };
+      this.pollDevices();
       const d = this.pickRunnable();
       if (d) {
         this.runSlice(d, limit - used);
@@ -95,6 +102,14 @@ export class PvHost {
         cpu.icount = sleeper.timerDeadline;
       }
       this.fireTimer(sleeper);
+    }
+  }
+
+  /** Devices that stopped a batch at its budget go on from where they were (bounded work per call). */
+  private pollDevices(): void {
+    for (const d of this.domains) {
+      if (!d.live) continue;
+      for (const dev of d.virtio) if (dev.hasPendingWork) dev.poll();
     }
   }
 
@@ -296,8 +311,9 @@ export class PvHost {
     d.grantEntries = 0;
   }
 
-  /** A dead domain's interdomain channels fall back to unbound on the other side. */
+  /** A dead domain's interdomain channels fall back to unbound on the other side; its net device leaves the bridge. */
   private releaseDomainRefs(d: Domain): void {
+    detachVirtio(d);
     for (const o of this.domains) {
       if (o === d) continue;
       const t = o.evtchn;

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as Errors from '../../../abi/errors.ts';
 import * as Numbers from '../../../abi/hypercall-numbers.ts';
+import * as Ring from '../../../abi/ring.ts';
 import * as SharedInfo from '../../../abi/shared-info.ts';
 import * as Version from '../../../abi/version.ts';
 import { compile } from '../../../guest-kernel/compiler/compile.ts';
@@ -42,6 +43,7 @@ describe('guest build and host agree on the ABI', () => {
     ['abi/shared-info.ts', SharedInfo],
     ['abi/errors.ts', Errors],
     ['abi/version.ts', Version],
+    ['abi/ring.ts', Ring],
   ];
   const constants = modules.flatMap(([file, mod]) =>
     Object.entries(mod)

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { GrantCopyRequest, HYPERCALLS, MmuUpdateRequest, TrapTableEntry, type CallSpec } from '../../../abi/hypercalls.ts';
+import { GrantCopyRequest, HYPERCALLS, MmuUpdateRequest, TrapTableEntry, VirtqConfig, type CallSpec } from '../../../abi/hypercalls.ts';
 import { compileSchema, isCompilable } from '../../../hypervisor/pv/fast-schema.ts';
 
 const specs: CallSpec[] = Object.values(HYPERCALLS).flatMap((h) => (h.kind === 'call' ? [h.spec] : Object.values(h.family.commands)));
@@ -9,6 +9,7 @@ const structures: Array<[string, z.ZodObject | z.ZodType]> = [
   ['MmuUpdateRequest', MmuUpdateRequest],
   ['TrapTableEntry', TrapTableEntry],
   ['GrantCopyRequest', GrantCopyRequest],
+  ['VirtqConfig', VirtqConfig],
 ];
 const all: Array<[string, z.ZodType, string[]]> = [
   ...specs.map((s): [string, z.ZodType, string[]] => [s.name, s.schema, [...s.args]]),
@@ -17,7 +18,7 @@ const all: Array<[string, z.ZodType, string[]]> = [
 
 /** Values at and around every boundary the ABI uses, plus ones of the wrong kind. */
 const value = fc.oneof(
-  fc.constantFrom(0, 1, 2, 3, 4, 7, 8, 12, 22, 31, 32, 255, 256, 511, 512, 4095, 4096, 4097, 0x7ff0, 0xffff, 0x10000, 0x1fffff, 0x200000, 0x7fffffff, 0xffffffff, 0x100000000),
+  fc.constantFrom(0, 1, 2, 3, 4, 7, 8, 12, 15, 16, 22, 31, 32, 252, 255, 256, 32768, 32769, 511, 512, 4095, 4096, 4097, 0x7ff0, 0xffff, 0x10000, 0x1fffff, 0x200000, 0x7fffffff, 0xffffffff, 0x100000000),
   fc.integer({ min: 0, max: 0xffffffff }),
   fc.integer({ min: -5, max: -1 }),
   fc.constantFrom(0.5, NaN, Infinity, -0, '1', null, undefined, true),
