@@ -13,6 +13,8 @@ import chalk from 'chalk';
 import { decodeImage, encodeImage, formatImageError, type GuestImage } from '../abi/image.ts';
 import { disassembleImage } from '../abi/listing.ts';
 import { assemble, formatAsmError, formatListing } from '../guest-kernel/compiler/assembler.ts';
+import { compile } from '../guest-kernel/compiler/compile.ts';
+import { formatDiagnostic } from '../guest-kernel/compiler/diagnostics.ts';
 import { writeFileAtomic } from './fs-util.ts';
 import { makeTracer } from './machine/trace.ts';
 import { DEFAULT_MAX_INSTRUCTIONS, MODES, runImage, type Mode, type RunResult } from './run.ts';
@@ -174,6 +176,40 @@ const COMMANDS: Record<string, Command> = {
     help: {},
     run(pos, _v, io) {
       io.out(disassembleImage(loadImage(one(pos, 'image file'))));
+      return 0;
+    },
+  },
+  compile: {
+    summary: 'compile a guest written in the TypeScript subset into an image',
+    usage: 'tsvisor compile ENTRY.ts --target native|pv -o OUT.img [--listing OUT.lst]',
+    options: { ...HELP, target: { type: 'string', default: 'native' }, output: { type: 'string', short: 'o' }, listing: { type: 'string' } },
+    help: {
+      '--target native|pv': 'the platform the image is for (default native): start-up, console and shutdown differ',
+      '-o, --output OUT.img': 'image to write (required)',
+      '--listing OUT.lst': 'also write a listing: address, encoding, disassembly and source line',
+    },
+    run(pos, v, io) {
+      const entry = one(pos, 'entry file');
+      const target = v.target as string;
+      if (target !== 'native' && target !== 'pv') throw new UsageError(`--target: unknown target '${target}' (expected native or pv)`);
+      if (typeof v.output !== 'string') throw new UsageError('compile: missing -o OUT.img');
+      const result = compile(entry, { target, rootDir: process.cwd() });
+      if (!result.ok) {
+        // One line per diagnostic (file:line:col: error CODE: message), then the verdict.
+        for (const d of result.diagnostics) io.err(formatDiagnostic(d) + '\n');
+        const n = result.diagnostics.length;
+        io.err(`tsvisor: compile: ${n} error${n === 1 ? '' : 's'}, no image written\n`);
+        return 2;
+      }
+      try {
+        writeFileAtomic(v.output, encodeImage(result.image));
+        if (typeof v.listing === 'string') writeFileAtomic(v.listing, new TextEncoder().encode(result.listing));
+      } catch (e) {
+        io.err(`tsvisor: compile: cannot write output: ${(e as Error).message.split('\n')[0]}\n`);
+        return 1;
+      }
+      const st = result.stats;
+      io.out(`${v.output}: ${target} image, ${st.functions} functions, ${st.codeBytes} bytes of code, ${st.dataBytes} bytes of data\n`);
       return 0;
     },
   },

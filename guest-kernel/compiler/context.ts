@@ -54,15 +54,19 @@ export type Entity =
   | { kind: 'function'; fn: FunctionInfo }
   | { kind: 'global'; g: GlobalInfo }
   | { kind: 'array'; a: ArrayInfo }
-  | { kind: 'const'; value: number; type: ValueType }
+  | { kind: 'const'; value: number; type: ValueType; unsigned?: boolean }
   | { kind: 'string'; text: string }
   /** `range`: what lowering knows of a const local's value (see IntRange). */
   | { kind: 'local'; vreg: VReg; type: ValueType; range?: IntRange }
   | { kind: 'intrinsic'; name: string }
   | { kind: 'error' };
 
-/** A compile-time value: an int or bool (0/1), or a string literal. */
-export type ConstValue = { kind: 'num'; value: number; type: ValueType } | { kind: 'str'; text: string };
+/**
+ * A compile-time value: an int or bool (0/1), or a string literal. `unsigned` marks an int whose
+ * JavaScript value is `value >>> 0` (a `>>>` result, or a literal above 0x7fffffff), so that
+ * folding compares and divides exactly as JavaScript would.
+ */
+export type ConstValue = { kind: 'num'; value: number; type: ValueType; unsigned?: boolean } | { kind: 'str'; text: string };
 
 /** Locals of the function being lowered, by declaration. */
 export interface LocalScope {
@@ -109,6 +113,20 @@ export class GuestContext {
     if (!sym) return undefined;
     if (sym.flags & ts.SymbolFlags.Alias) sym = this.checker.getAliasedSymbol(sym);
     return sym.valueDeclaration ?? sym.declarations?.[0];
+  }
+
+  /**
+   * The value of an enum member access (`E.A`, `E['A']`), const enum or not. (The checker's
+   * getConstantValue answers for const enums only, since plain enum accesses are emitted as
+   * property reads; the member's own value is known either way.)
+   */
+  enumValue(e: ts.PropertyAccessExpression | ts.ElementAccessExpression): number | undefined {
+    const direct = this.checker.getConstantValue(e);
+    if (typeof direct === 'number') return direct | 0;
+    const decl = this.declarationOf(ts.isPropertyAccessExpression(e) ? e.name : e);
+    if (!decl || !ts.isEnumMember(decl)) return undefined;
+    const v = this.checker.getConstantValue(decl);
+    return typeof v === 'number' ? v | 0 : undefined;
   }
 
   isIntrinsicDecl(decl: ts.Declaration): boolean {
@@ -241,7 +259,7 @@ export class GuestContext {
       if (isConst) return { kind: 'string', text: value.text };
       return { kind: 'global', g: { decl, label: this.labels.unique(name), type: STRING, init: { text: value.text } } };
     }
-    if (isConst) return { kind: 'const', value: value.value, type: value.type };
+    if (isConst) return { kind: 'const', value: value.value, type: value.type, ...(value.unsigned ? { unsigned: true } : {}) };
     return { kind: 'global', g: { decl, label: this.labels.unique(name), type, init: value.value } };
   }
 
@@ -382,7 +400,8 @@ export class GuestContext {
     switch (e.kind) {
       case ts.SyntaxKind.NumericLiteral: {
         const v = numericLiteralValue(e as ts.NumericLiteral);
-        return v === undefined ? undefined : { kind: 'num', value: v, type: INT };
+        if (v === undefined) return undefined;
+        return v < 0 ? { kind: 'num', value: v, type: INT, unsigned: true } : { kind: 'num', value: v, type: INT };
       }
       case ts.SyntaxKind.TrueKeyword:
         return { kind: 'num', value: 1, type: BOOL };
@@ -401,9 +420,9 @@ export class GuestContext {
         if (!v || v.kind !== 'num') return undefined;
         switch (u.operator) {
           case ts.SyntaxKind.MinusToken:
-            return { kind: 'num', value: -v.value | 0, type: INT };
+            return { kind: 'num', value: -jsValue(v) | 0, type: INT };
           case ts.SyntaxKind.PlusToken:
-            return { kind: 'num', value: v.value, type: INT };
+            return v;
           case ts.SyntaxKind.TildeToken:
             return { kind: 'num', value: ~v.value, type: INT };
           case ts.SyntaxKind.ExclamationToken:
@@ -427,8 +446,8 @@ export class GuestContext {
 
   private constName(e: ts.Identifier | ts.PropertyAccessExpression | ts.ElementAccessExpression, scope?: LocalScope): ConstValue | undefined {
     if (!ts.isIdentifier(e)) {
-      const enumValue = this.checker.getConstantValue(e);
-      if (typeof enumValue === 'number') return { kind: 'num', value: enumValue | 0, type: INT };
+      const enumValue = this.enumValue(e);
+      if (enumValue !== undefined) return { kind: 'num', value: enumValue, type: INT };
       if (ts.isElementAccessExpression(e)) return undefined;
       if (e.name.text === 'length' && ts.isIdentifier(e.expression)) {
         const base = this.resolve(e.expression, scope);
@@ -441,7 +460,7 @@ export class GuestContext {
     }
     const ent = this.resolve(e as ts.Identifier | ts.PropertyAccessExpression, scope);
     if (!ent) return undefined;
-    if (ent.kind === 'const') return { kind: 'num', value: ent.value, type: ent.type };
+    if (ent.kind === 'const') return { kind: 'num', value: ent.value, type: ent.type, ...(ent.unsigned ? { unsigned: true } : {}) };
     if (ent.kind === 'string') return { kind: 'str', text: ent.text };
     if (ent.kind === 'intrinsic' && ent.name === 'TARGET_PV') return { kind: 'num', value: this.target === 'pv' ? 1 : 0, type: BOOL };
     return undefined;
@@ -473,13 +492,14 @@ export class GuestContext {
       }
       return undefined;
     }
-    const v = foldBinary(op, l.value, r.value);
+    const v = foldJs(op, jsValue(l), jsValue(r));
     if (v === 'divzero') {
       this.bag.at(b, Code.constDivZero, 'division by zero in a constant expression');
       return undefined;
     }
     if (v === undefined) return undefined;
-    return { kind: 'num', value: v, type: isComparison(op) ? BOOL : INT };
+    const type = isComparison(op) ? BOOL : INT;
+    return v > 0x7fffffff ? { kind: 'num', value: v | 0, type, unsigned: true } : { kind: 'num', value: v, type };
   }
 }
 
@@ -567,6 +587,61 @@ export function foldBinary(op: ts.SyntaxKind, a: number, b: number): number | 'd
       return a !== b ? 1 : 0;
     default:
       return undefined;
+  }
+}
+
+/** The number JavaScript sees for a compile-time int. */
+export function jsValue(c: { value: number; unsigned?: boolean }): number {
+  return c.unsigned ? c.value >>> 0 : c.value;
+}
+
+/**
+ * A binary operator on the JavaScript values of two constants (each in -2^31..2^32-1), giving
+ * the JavaScript result where it is exact and representable (comparisons, division truncated,
+ * remainder, bitwise and shifts), and the machine's wrapped result for + - * (which JavaScript
+ * would not wrap; guest code that wants both to agree writes `| 0`). The result is in
+ * -2^31..2^32-1; callers keep its bits and note whether it is above 0x7fffffff.
+ */
+export function foldJs(op: ts.SyntaxKind, a: number, b: number): number | 'divzero' | undefined {
+  switch (op) {
+    case ts.SyntaxKind.PlusToken:
+      return (a + b) | 0;
+    case ts.SyntaxKind.MinusToken:
+      return (a - b) | 0;
+    case ts.SyntaxKind.AsteriskToken:
+      return Math.imul(a, b);
+    case ts.SyntaxKind.SlashToken: {
+      if (b === 0) return 'divzero';
+      const q = Math.trunc(a / b);
+      return q > 0xffffffff || q < -0x80000000 ? q | 0 : q;
+    }
+    case ts.SyntaxKind.PercentToken:
+      if (b === 0) return 'divzero';
+      return a % b === 0 ? 0 : a % b;
+    case ts.SyntaxKind.GreaterThanGreaterThanGreaterThanToken:
+      return a >>> b;
+    default: {
+      if (isComparison(op)) return compareJs(op, a, b) ? 1 : 0;
+      return foldBinary(op, a | 0, b | 0);
+    }
+  }
+}
+
+function compareJs(op: ts.SyntaxKind, a: number, b: number): boolean {
+  switch (op) {
+    case ts.SyntaxKind.LessThanToken:
+      return a < b;
+    case ts.SyntaxKind.LessThanEqualsToken:
+      return a <= b;
+    case ts.SyntaxKind.GreaterThanToken:
+      return a > b;
+    case ts.SyntaxKind.GreaterThanEqualsToken:
+      return a >= b;
+    case ts.SyntaxKind.EqualsEqualsToken:
+    case ts.SyntaxKind.EqualsEqualsEqualsToken:
+      return a === b;
+    default:
+      return a !== b;
   }
 }
 

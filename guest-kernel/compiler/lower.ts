@@ -186,6 +186,14 @@ export class FunctionLowerer implements LocalScope {
   }
 
   private lowerIf(s: ts.IfStatement): void {
+    // `if (TARGET_PV)` and other constant conditions: the other arm is not compiled at all, so
+    // a native build holds no pv code (and pulls in no function only that arm calls).
+    const c = this.ctx.constValue(s.expression, this);
+    if (c?.kind === 'num') {
+      const taken = c.value !== 0 ? s.thenStatement : s.elseStatement;
+      if (taken) this.lowerStatement(taken);
+      return;
+    }
     const then = this.newBlock();
     const exit = this.newBlock();
     const els = s.elseStatement ? this.newBlock() : exit;
@@ -272,6 +280,19 @@ export class FunctionLowerer implements LocalScope {
   }
 
   private lowerReturn(s: ts.ReturnStatement): void {
+    const e = s.expression ? skipOuter(s.expression) : undefined;
+    if (e && this.fn.returnsValue && ts.isConditionalExpression(e) && this.ctx.constValue(e.condition, this) === undefined) {
+      // `return c ? a : b` returns from each arm: no shared result register that would have to
+      // live across the calls of one arm (see fib), and each arm can take its own shortcut.
+      const t = this.newBlock();
+      const f = this.newBlock();
+      this.cond(e.condition, t.id, f.id);
+      for (const [block, arm] of [[t, e.whenTrue], [f, e.whenFalse]] as const) {
+        this.enter(block.id);
+        this.terminate({ k: 'ret', value: toReg(this, lowerExpr(this, arm)) });
+      }
+      return;
+    }
     if (s.expression && this.fn.returnsValue) {
       this.terminate({ k: 'ret', value: toReg(this, lowerExpr(this, s.expression)) });
     } else {

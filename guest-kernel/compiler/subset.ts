@@ -113,11 +113,11 @@ export class SubsetChecker {
   }
 
   private checkDeclarationList(list: ts.VariableDeclarationList, moduleLevel: boolean): void {
-    const flags = list.flags;
-    if (!(flags & (ts.NodeFlags.Let | ts.NodeFlags.Const))) {
+    const kind = list.flags & ts.NodeFlags.BlockScoped;
+    if (kind === ts.NodeFlags.Using || kind === ts.NodeFlags.AwaitUsing) return this.bag.at(list, Code.declaration, "'using' declarations are not supported");
+    if (kind !== ts.NodeFlags.Let && kind !== ts.NodeFlags.Const) {
       return this.bag.at(list, Code.declaration, "'var' is not supported; use let or const");
     }
-    if (flags & (ts.NodeFlags.Using | ts.NodeFlags.AwaitUsing)) return this.bag.at(list, Code.declaration, "'using' declarations are not supported");
     for (const d of list.declarations) {
       if (!ts.isIdentifier(d.name)) {
         this.bag.at(d.name, Code.declaration, 'destructuring declarations are not supported');
@@ -163,7 +163,9 @@ export class SubsetChecker {
       }
       return;
     }
-    if (t === 'array') return this.bag.at(e, Code.dynamicArray, 'dynamic arrays are not supported; use a module-level typed array');
+    if (t === 'array' || (ts.isIdentifier(e.expression) && e.expression.text === 'Array')) {
+      return this.bag.at(e, Code.dynamicArray, 'dynamic arrays are not supported; use a module-level typed array');
+    }
     if (t === 'typedarray') return this.bag.at(e, Code.arrayKind, `${e.expression.getText()} is not supported (supported: Int8Array, Uint8Array, Int16Array, Uint16Array, Int32Array)`);
     this.bag.at(e, Code.classes, `'new ${e.expression.getText()}' is not supported: classes and objects are outside the subset`);
   }
@@ -266,6 +268,18 @@ export class SubsetChecker {
 
   private checkCondition(e: ts.Expression): void {
     this.checkExpression(e);
+    this.checkTruthiness(e);
+  }
+
+  /**
+   * A value tested for truth must be a number or boolean. A string is a pointer here, never 0,
+   * while JavaScript finds '' falsy; refusing it keeps guest and Node in agreement.
+   */
+  private checkTruthiness(e: ts.Expression): void {
+    const t = this.ctx.classifyQuiet(this.checker.getTypeAtLocation(e));
+    if (typeof t !== 'string' && t.kind === 'string') {
+      this.bag.at(e, Code.stringValue, "testing a string for truth is not supported (JavaScript's '' is falsy; a guest string is an address): compare its length");
+    }
   }
 
   // -------------------------------------------------------------------------------------------
@@ -340,7 +354,7 @@ export class SubsetChecker {
         return this.checkBinary(e as ts.BinaryExpression);
       case ts.SyntaxKind.ConditionalExpression: {
         const c = e as ts.ConditionalExpression;
-        this.checkExpression(c.condition);
+        this.checkCondition(c.condition);
         this.checkExpression(c.whenTrue);
         this.checkExpression(c.whenFalse);
         this.ctx.classify(this.checker.getTypeAtLocation(c), c, 'conditional expression');
@@ -367,18 +381,19 @@ export class SubsetChecker {
 
   private checkNumericLiteral(lit: ts.NumericLiteral): void {
     const v = Number(lit.text.replace(/_/g, ''));
-    if (!Number.isInteger(v)) return this.bag.at(lit, Code.floatLiteral, `floating-point literals are not supported ('${lit.text}'); numbers are 32-bit integers`);
+    if (!Number.isInteger(v)) return this.bag.at(lit, Code.floatLiteral, `floating-point literals are not supported ('${lit.getText()}'); numbers are 32-bit integers`);
     if (numericLiteralValue(lit) === undefined) {
-      this.bag.at(lit, Code.literalRange, `integer literal '${lit.text}' does not fit in 32 bits (0..0xffffffff, or down to -2147483648 with a minus)`);
+      this.bag.at(lit, Code.literalRange, `integer literal '${lit.getText()}' does not fit in 32 bits (0..0xffffffff, or down to -2147483648 with a minus)`);
     }
   }
 
-  private checkIdentifier(id: ts.Identifier): void {
+  /** `use` is the expression the name stands for (`ns.f` for a namespace member `f`). */
+  private checkIdentifier(id: ts.Identifier, use: ts.Expression = id): void {
     if (id.text === 'undefined') return this.bag.at(id, Code.nullish, "'undefined' is not supported");
     const decl = this.ctx.declarationOf(id);
     if (!decl) return; // unresolved: TypeScript reports it
-    if (ts.isFunctionDeclaration(decl) || (this.ctx.isIntrinsicDecl(decl) && ts.isFunctionDeclaration(decl))) {
-      if (!isCallee(id) && !isFunctionTakingIntrinsicArgument(id, this.ctx)) {
+    if (ts.isFunctionDeclaration(decl)) {
+      if (!isCallee(use) && !isFunctionTakingIntrinsicArgument(use, this.ctx)) {
         this.bag.at(id, Code.functionValue, `function '${id.text}' used as a value: functions can only be called (or passed to addressOf/interruptEntry); closures are outside the subset`);
       }
       return;
@@ -393,8 +408,8 @@ export class SubsetChecker {
   private checkPropertyAccess(e: ts.PropertyAccessExpression): void {
     if (e.questionDotToken) return this.bag.at(e, Code.nullish, "optional chaining ('?.') is not supported");
     if (ts.isPrivateIdentifier(e.name)) return this.bag.at(e, Code.classes, 'private names are not supported');
-    if (typeof this.checker.getConstantValue(e) === 'number') return; // an enum member
-    if (this.ctx.isModuleMember(e)) return this.checkIdentifier(e.name);
+    if (this.ctx.enumValue(e) !== undefined) return; // an enum member
+    if (this.ctx.isModuleMember(e)) return this.checkIdentifier(e.name, e);
     const baseType = this.ctx.classifyQuiet(this.checker.getTypeAtLocation(e.expression));
     const name = e.name.text;
     if (typeof baseType !== 'string' && (baseType.kind === 'array' || baseType.kind === 'string')) {
@@ -418,7 +433,7 @@ export class SubsetChecker {
 
   private checkElementAccess(e: ts.ElementAccessExpression): void {
     if (e.questionDotToken) return this.bag.at(e, Code.nullish, "optional chaining ('?.[]') is not supported");
-    if (typeof this.checker.getConstantValue(e) === 'number') return; // E['A']
+    if (this.ctx.enumValue(e) !== undefined) return; // E['A']
     const baseType = this.ctx.classifyQuiet(this.checker.getTypeAtLocation(e.expression));
     this.checkExpression(e.expression);
     this.checkExpression(e.argumentExpression);
@@ -488,6 +503,7 @@ export class SubsetChecker {
       case ts.SyntaxKind.BarBarToken:
       case ts.SyntaxKind.AmpersandAmpersandEqualsToken:
       case ts.SyntaxKind.BarBarEqualsToken: {
+        this.checkTruthiness(e.left);
         const t = this.ctx.classifyQuiet(this.checker.getTypeAtLocation(e));
         if (typeof t !== 'string' && (t.kind === 'string' || t.kind === 'array')) {
           this.bag.at(e.operatorToken, Code.stringValue, `'${e.operatorToken.getText()}' on ${t.kind === 'string' ? 'strings' : 'arrays'} is not supported`);
@@ -546,7 +562,7 @@ function isNewCallee(node: ts.Node): boolean {
   return ts.isNewExpression(node.parent) && node.parent.expression === node;
 }
 
-function isFunctionTakingIntrinsicArgument(id: ts.Identifier, ctx: GuestContext): boolean {
+function isFunctionTakingIntrinsicArgument(id: ts.Expression, ctx: GuestContext): boolean {
   const call = id.parent;
   if (!ts.isCallExpression(call) || call.arguments[0] !== id || !ts.isIdentifier(call.expression)) return false;
   const decl = ctx.declarationOf(call.expression);

@@ -103,14 +103,8 @@ export interface CompileOptions {
   loadAddress?: number;
   /** Optimisation passes on (default true); off gives a straightforward translation for debugging. */
   optimize?: boolean;
-}
-
-/** One line of the listing: an address and the source line that produced it. */
-export interface ListingLine {
-  addr: number;
-  file: string;
-  line: number;
-  text?: string;
+  /** Called with each function's IR after lowering and after optimisation, and its allocation (debugging). */
+  trace?: (stage: 'lowered' | 'optimized' | 'allocated', functionName: string, text: string) => void;
 }
 
 export interface CompileStats {
@@ -133,3 +127,8 @@ export type CompileResult =
       stats: CompileStats;
     }
   | { ok: false; diagnostics: Diagnostic[] };
+
+/** For the default branch of a switch that covers every kind: a compile error if one is missed. */
+export function assertNever(x: never, what = 'value'): never {
+  throw new Error(`compiler bug: unexpected ${what} ${JSON.stringify(x)}`);
+}

@@ -1,0 +1,99 @@
+/**
+ * The guest console library: print characters, strings and numbers. Written in the TypeScript
+ * subset, for both targets: `TARGET_PV` is a compile-time constant, so a native build contains
+ * only the port writes (one OUT per byte to the UART, like a 16550's THR) and a pv build only
+ * the console hypercalls (HC_CONSOLE_IO with a buffer, as Xen's console_io). Under Node the
+ * intrinsics are shimmed (compiler/node-shim.ts) and the same code prints to a captured buffer.
+ */
+import { CONSOLEIO_WRITE, HC_CONSOLE_IO } from '../../abi/hypercall-numbers.ts';
+import { UART_DATA } from '../../abi/platform.ts';
+
+/** Digits of a number are built here, last digit first, then written in one go. */
+const digits = new Uint8Array(16);
+
+/** Write `length` bytes starting at address `addr` (pv: one hypercall). */
+function writeBytes(addr: number, length: number): void {
+  if (TARGET_PV) {
+    hypercall(HC_CONSOLE_IO, CONSOLEIO_WRITE, addr, length);
+  } else {
+    for (let i = 0; i < length; i++) portOut(UART_DATA, load8(addr + i));
+  }
+}
+
+/** Write one byte. */
+export function putc(c: number): void {
+  if (TARGET_PV) {
+    digits[0] = c;
+    hypercall(HC_CONSOLE_IO, CONSOLEIO_WRITE, addressOf(digits), 1);
+  } else {
+    portOut(UART_DATA, c);
+  }
+}
+
+/** Write a string. */
+export function print(s: string): void {
+  if (TARGET_PV) {
+    writeBytes(addressOf(s), s.length);
+  } else {
+    for (let i = 0; i < s.length; i++) portOut(UART_DATA, s.charCodeAt(i));
+  }
+}
+
+/** Write a string and a newline. */
+export function println(s: string): void {
+  print(s);
+  putc(10);
+}
+
+/** Write the digits of `n` (in `base`, 2..16, lower-case) from the digit buffer's end. */
+function printDigits(n: number, base: number, negative: boolean): void {
+  // Work with a non-positive value so that -2147483648 needs no special case.
+  let v = negative ? n : -n;
+  let at = 16;
+  do {
+    const d = -(v % base);
+    at--;
+    digits[at] = d < 10 ? 48 + d : 87 + d;
+    v = (v / base) | 0;
+  } while (v !== 0);
+  if (negative) {
+    at--;
+    digits[at] = 45; // '-'
+  }
+  if (TARGET_PV) {
+    writeBytes(addressOf(digits) + at, 16 - at);
+  } else {
+    for (let i = at; i < 16; i++) portOut(UART_DATA, digits[i]);
+  }
+}
+
+/** Write a signed decimal number. */
+export function printNumber(n: number): void {
+  printDigits(n, 10, n < 0);
+}
+
+/** Write a signed decimal number and a newline. */
+export function printlnNumber(n: number): void {
+  printDigits(n, 10, n < 0);
+  putc(10);
+}
+
+/** Write `n` as an unsigned decimal number (0..4294967295). */
+export function printUnsigned(n: number): void {
+  if ((n >>> 0) >= 10) printUnsigned(((n >>> 0) / 10) | 0);
+  putc(48 + ((n >>> 0) % 10));
+}
+
+/** Write `n` as eight hexadecimal digits (its 32 bits, unsigned). */
+export function printHex(n: number): void {
+  for (let shift = 28; shift >= 0; shift -= 4) {
+    const d = (n >>> shift) & 15;
+    putc(d < 10 ? 48 + d : 87 + d);
+  }
+}
+
+/** Write `label`, a number and a newline: `printKV("sum = ", 42)` prints "sum = 42". */
+export function printKV(label: string, n: number): void {
+  print(label);
+  printlnNumber(n);
+}

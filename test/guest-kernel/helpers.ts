@@ -1,0 +1,74 @@
+/**
+ * Helpers for the guest compiler's tests: compile a corpus program or an in-memory source, run an
+ * image on the machine, list the corpus.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { compile } from '../../guest-kernel/compiler/compile.ts';
+import { formatDiagnostic } from '../../guest-kernel/compiler/diagnostics.ts';
+import type { CompileOptions, CompileResult, Target } from '../../guest-kernel/compiler/types.ts';
+import type { GuestImage } from '../../abi/image.ts';
+import { runImage, type RunResult } from '../../hypervisor/run.ts';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const PROGRAMS = path.join(ROOT, 'guest-kernel/programs');
+/** Where in-memory test sources pretend to live, so `../../lib/console.ts` resolves. */
+export const VIRTUAL_DIR = path.join(PROGRAMS, '__test__');
+
+export type Compiled = Extract<CompileResult, { ok: true }>;
+
+/** The differential corpus: every programs/*.ts, plus the three-module program's entry. */
+export function corpus(): string[] {
+  const top = fs
+    .readdirSync(PROGRAMS)
+    .filter((f) => f.endsWith('.ts'))
+    .sort()
+    .map((f) => path.join(PROGRAMS, f));
+  return [...top, path.join(PROGRAMS, 'modules/main.ts')];
+}
+
+export function compileFile(file: string, target: Target = 'native', opts: Partial<CompileOptions> = {}): Compiled {
+  const r = compile(file, { target, rootDir: ROOT, ...opts });
+  if (!r.ok) throw new Error(r.diagnostics.map(formatDiagnostic).join('\n'));
+  return r;
+}
+
+/** Compile in-memory sources: `files` maps a name under VIRTUAL_DIR to its text; the first is the entry. */
+export function compileSources(files: Record<string, string>, target: Target = 'native', opts: Partial<CompileOptions> = {}): CompileResult {
+  const sources = new Map(Object.entries(files).map(([name, text]) => [path.join(VIRTUAL_DIR, name), text]));
+  const entry = [...sources.keys()][0]!;
+  return compile(entry, { target, rootDir: ROOT, sources, ...opts });
+}
+
+/** Compile one in-memory module, which must succeed. */
+export function compileSource(text: string, target: Target = 'native', opts: Partial<CompileOptions> = {}): Compiled {
+  const r = compileSources({ 'main.ts': text }, target, opts);
+  if (!r.ok) throw new Error(r.diagnostics.map(formatDiagnostic).join('\n'));
+  return r;
+}
+
+/** The formatted diagnostics of a source that must not compile. */
+export function errorsOf(text: string, target: Target = 'native'): string[] {
+  const r = compileSources({ 'main.ts': text }, target);
+  if (r.ok) throw new Error('expected compile errors, but it compiled');
+  return r.diagnostics.map(formatDiagnostic);
+}
+
+export function run(image: GuestImage, mode: 'native' | 'pv' = 'native', maxInstructions = 200_000_000): RunResult {
+  return runImage(image, { mode, maxInstructions });
+}
+
+/** The assembly lines of one function (from its label to the next function's comment). */
+export function functionAsm(asm: string, label: string): string[] {
+  const lines = asm.split('\n');
+  const start = lines.findIndex((l) => l === `${label}:`);
+  if (start < 0) throw new Error(`no function ${label} in:\n${asm}`);
+  const out: string[] = [];
+  for (let i = start + 1; i < lines.length; i++) {
+    const l = lines[i]!;
+    if (l.startsWith('; function') || l.startsWith('; interrupt') || l === '__text_end:') break;
+    out.push(l.trim());
+  }
+  return out;
+}
