@@ -122,6 +122,28 @@ describe('tsvisor run --mode pv', () => {
   });
 });
 
+describe('compiled guests', () => {
+  const HELLO = new URL('../../guest-kernel/programs/hello.ts', import.meta.url).pathname;
+
+  it('compile, then run in native and pv: the same console and exit code', () => {
+    const nat = join(dir, 'hello-native.img');
+    const pv = join(dir, 'hello-pv.img');
+    expect(cli('compile', HELLO, '--target', 'native', '-o', nat).code).toBe(0);
+    expect(cli('compile', HELLO, '--target', 'pv', '-o', pv).code).toBe(0);
+    const a = JSON.parse(cli('run', nat, '--json').out);
+    const b = JSON.parse(cli('run', pv, '--mode', 'pv', '--json').out);
+    expect(a.console.length).toBeGreaterThan(0);
+    expect([b.console, b.exitCode]).toEqual([a.console, a.exitCode]);
+  });
+
+  it('disasm and --trace show the source line beside each instruction', () => {
+    const img = join(dir, 'hello-native.img');
+    expect(cli('compile', HELLO, '--target', 'native', '-o', img).code).toBe(0);
+    expect(cli('disasm', img).out).toMatch(/guest-kernel\/programs\/hello\.ts:\d+/);
+    expect(cli('run', img, '--trace').err).toMatch(/out .*0x3f8 \(uart\).*; guest-kernel\/(programs\/hello|lib\/console)\.ts:\d+/);
+  });
+});
+
 describe('bad input gets one clear line and exit code 2', () => {
   it('a missing file', () => expectOneLineError(cli('run', join(dir, 'nope.img')), /cannot read image '.*nope\.img': no such file/));
 
