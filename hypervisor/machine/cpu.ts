@@ -375,13 +375,17 @@ export class Cpu {
       run: while (left > 0) {
         ipc = pc;
         if (pc >>> 12 !== fetchVpn) {
+          // A fetch fault leaves before the instruction is counted: count it here, since the
+          // fault path below takes one back (a faulting instruction does not retire).
           if (pc & 3) {
             this.raise(Vector.GeneralProtection, 0);
+            left = (left - 1) | 0;
             break run;
           }
           const pa = mmu.translate(pc, ACCESS_FETCH, this.cpl !== 0);
           if (pa < 0) {
             this.fault();
+            left = (left - 1) | 0;
             break run;
           }
           fetchVpn = pc >>> 12;
@@ -675,6 +679,8 @@ export class Cpu {
           pc = ipc;
           this.icount = icount - 1;
         }
+        // An exit leaves pc where the guest resumes; a delivery moves it to the handler.
+        this.pc = pc;
         this.deliver(this.pendingVector, this.pendingErr, pc);
         this.pendingVector = NO_VECTOR;
         if (this.stopReason !== Stop.Budget) return this.stopReason;

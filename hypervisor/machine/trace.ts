@@ -1,8 +1,10 @@
 /**
  * `--trace`: one line per exception, interrupt and port access, with virtual time, the
- * instruction's address and its disassembly (and its source line when the image has a listing).
+ * instruction's address and its disassembly (and its source line when the image has a listing),
+ * and under trap and hw one line per virtualization exit with its reason and qualification.
  * Memory is read through Mmu.probe, which has no side effects, so a traced run retires the same
- * instructions and sets the same accessed/dirty bits as an untraced one.
+ * instructions and sets the same accessed/dirty bits as an untraced one; a monitor hands the
+ * tracer its own side-effect-free reader of guest-virtual memory instead (shadow or nested).
  */
 import chalk from 'chalk';
 import { disassemble, Vector, vectorName } from '../../abi/isa.ts';
@@ -23,9 +25,15 @@ export function makeTracer(write: (line: string) => void, ctx: TraceContext): Cp
   const lineByAddr = new Map<number, string>();
   for (const l of ctx.image?.lines ?? []) lineByAddr.set(l.addr >>> 0, `${l.file}:${l.line}`);
 
-  const insnAt = (cpu: Cpu, pc: number): string => {
+  let guestWord: ((va: number) => number | undefined) | null = null;
+  const wordAt = (cpu: Cpu, pc: number): number | undefined => {
+    if (guestWord) return guestWord(pc);
     const pa = cpu.mmu.probe(pc & ~3);
-    const text = pa < 0 || pa + 4 > cpu.mem.size ? '(unmapped)' : disassemble(cpu.mem.i32[pa >>> 2]!, pc, (a) => symbolByAddr.get(a));
+    return pa < 0 || pa + 4 > cpu.mem.size ? undefined : cpu.mem.i32[pa >>> 2];
+  };
+  const insnAt = (cpu: Cpu, pc: number, word: number | null = null): string => {
+    const w = word ?? wordAt(cpu, pc);
+    const text = w === undefined ? '(unmapped)' : disassemble(w, pc, (a) => symbolByAddr.get(a));
     const src = lineByAddr.get(pc >>> 0);
     return `${chalk.dim('@' + hex(pc))} ${text}${src ? chalk.dim(`  ; ${src}`) : ''}`;
   };
@@ -46,6 +54,15 @@ export function makeTracer(write: (line: string) => void, ctx: TraceContext): Cp
     },
     portOut(cpu, p, value, pc) {
       write(`${time(cpu)} ${chalk.cyan('out ')} ${port(p)} <- ${hex(value)}  ${insnAt(cpu, pc)}`);
+    },
+    vmexit(cpu, e) {
+      const qual = Object.entries(e.qual)
+        .map(([k, v]) => `${k}=${typeof v === 'number' && k !== 'width' && k !== 'cpl' && k !== 'if' && k !== 'nr' ? hex(v) : v}`)
+        .join(' ');
+      write(`${time(cpu)} ${chalk.blue('exit')} ${e.reason}${qual ? ' ' + qual : ''}  ${insnAt(cpu, e.pc, e.insn)}`);
+    },
+    attachGuestReader(read) {
+      guestWord = read;
     },
   };
 }
