@@ -370,6 +370,10 @@ function readSymbolSection(
   }
   const parsed = SymbolSectionSchema.safeParse(json);
   if (!parsed.success) return { ok: false, error: firstIssue(parsed, SECTION)! };
+  const symbols = (json as { symbols?: Record<string, number> }).symbols;
+  // zod copies a record by assignment, which turns a symbol named `__proto__` into a prototype
+  // change and loses it; Object.fromEntries defines own properties, so every label survives.
+  if (symbols !== undefined) parsed.data.symbols = Object.fromEntries(Object.entries(symbols));
   return { ok: true, value: parsed.data };
 }
 

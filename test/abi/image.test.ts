@@ -66,6 +66,17 @@ function refusal(bytes: Uint8Array): string {
   return formatImageError(r.error);
 }
 
+describe('symbol names', () => {
+  it('keeps a label named __proto__ through encode and decode', () => {
+    const img = { ...sampleImage(), symbols: Object.fromEntries([['__proto__', 0x1000], ['start', 0x1000]]) };
+    const r = decodeImage(encodeImage(img));
+    expect(r.ok && Object.entries(r.image.symbols ?? {})).toEqual([
+      ['__proto__', 0x1000],
+      ['start', 0x1000],
+    ]);
+  });
+});
+
 describe('image round trip', () => {
   it('decodes what it encodes', () => {
     const r = decodeImage(encodeImage(sampleImage()));
