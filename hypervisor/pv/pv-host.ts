@@ -91,7 +91,10 @@ export class PvHost {
         this.runSlice(d, limit - used);
         continue;
       }
-      // Everyone sleeps: skip virtual time to the earliest timer.
+      // Everyone sleeps. Devices that stopped a batch at its budget may still complete what a
+      // sleeper waits for: let them finish first (each poll consumes a budget of finite work).
+      if (this.pollDevices()) continue;
+      // Then skip virtual time to the earliest timer.
       const sleeper = live.reduce((a, b) => (b.timerDeadline < a.timerDeadline ? b : a));
       if (sleeper.timerDeadline === Infinity) {
         return { stop: 'halted', message: `every domain is blocked with no event and no timer pending` };
@@ -105,12 +108,21 @@ export class PvHost {
     }
   }
 
-  /** Devices that stopped a batch at its budget go on from where they were (bounded work per call). */
-  private pollDevices(): void {
+  /**
+   * Devices that stopped a batch at its budget go on from where they were (bounded work per
+   * call). Returns whether any device had work to do.
+   */
+  private pollDevices(): boolean {
+    let polled = false;
     for (const d of this.domains) {
       if (!d.live) continue;
-      for (const dev of d.virtio) if (dev.hasPendingWork) dev.poll();
+      for (const dev of d.virtio) {
+        if (!dev.hasPendingWork) continue;
+        dev.poll();
+        polled = true;
+      }
     }
+    return polled;
   }
 
   private pickRunnable(): Domain | undefined {
