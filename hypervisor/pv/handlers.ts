@@ -341,10 +341,10 @@ const stackSwitch: Handler = (_h, d, a) => {
   return ok;
 };
 
-const setTimerOp: Handler = (h, d, a) => {
+const setTimerOp: Handler = (_h, d, a) => {
   const t = a.hi! * 0x100000000 + a.lo!;
+  // The slice loop reads the deadline before every run of the vcpu: nothing else to tell.
   d.timerDeadline = t === 0 ? Infinity : t;
-  h.timerChanged(d);
   return ok;
 };
 
@@ -395,8 +395,8 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
     d.cpu.mmu.flushPage(a.va!);
     return ok;
   },
-  yield: (h, d) => {
-    h.yieldDomain(d);
+  yield: (h) => {
+    h.yieldSlice();
     return ok;
   },
   block: (h, d) => {

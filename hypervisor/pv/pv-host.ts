@@ -261,12 +261,9 @@ export class PvHost {
     }
   }
 
-  yieldDomain(_d: Domain): void {
+  /** SCHEDOP_yield: end the current slice; the next runnable domain goes first. */
+  yieldSlice(): void {
     this.yielded = true;
-  }
-
-  timerChanged(_d: Domain): void {
-    // The slice loop reads timerDeadline before every run: nothing to recompute.
   }
 
   shutdown(d: Domain, code: number): void {
