@@ -1,23 +1,16 @@
 /**
  * The bare "native" platform: one CPU, physical memory and the emulated devices of
  * abi/platform.ts, with no hypervisor. It is the baseline every other mode is compared with.
- *
- * The platform owns the loop around the CPU: it runs the CPU up to the next device deadline,
- * lets timers act, and injects a pending interrupt when IF allows, at exact points in virtual
- * time. HLT skips virtual time ahead to the next deadline (counted as idle).
+ * The devices and the loop around the CPU are the Board's (board.ts), which the
+ * full-virtualization monitors share; here the guest owns the real CPU, so its IF is the CPU's,
+ * interrupts go straight through the CPU's vector table, and an exit cannot happen.
  */
-import { vectorName, Vector } from '../../abi/isa.ts';
+import { Cr } from '../../abi/isa.ts';
 import type { GuestImage } from '../../abi/image.ts';
 import { DEFAULT_MEMORY_BYTES } from '../../abi/platform.ts';
-import { BlockDevice } from '../devices/block.ts';
-import { Pic } from '../devices/pic.ts';
-import { PortBus } from '../devices/port-bus.ts';
-import { Power } from '../devices/power.ts';
-import { Timer } from '../devices/timer.ts';
-import { Uart } from '../devices/uart.ts';
-import { gpa } from './addr.ts';
-import { Cpu, Stop, type CpuTracer } from './cpu.ts';
-import { PhysicalMemory } from './memory.ts';
+import { Board, Outcome } from './board.ts';
+import { Stop, type CpuTracer } from './cpu.ts';
+import { PhysicalMemory, type GuestMemory } from './memory.ts';
 
 export interface MachineOptions {
   memoryBytes?: number;
@@ -70,108 +63,40 @@ export interface Platform {
   report(): PlatformReport;
 }
 
-export class NativeMachine implements Platform {
+export class NativeMachine extends Board {
   readonly mem: PhysicalMemory;
-  readonly cpu: Cpu;
-  readonly bus = new PortBus();
-  readonly pic = new Pic();
-  readonly timer: Timer;
-  readonly uart: Uart;
-  readonly block: BlockDevice;
-  readonly power = new Power();
 
   constructor(opts: MachineOptions = {}) {
-    this.mem = new PhysicalMemory(opts.memoryBytes ?? DEFAULT_MEMORY_BYTES);
-    this.cpu = new Cpu(this.mem, this.bus);
-    this.cpu.tracer = opts.tracer ?? null;
-    const clock = { now: () => this.cpu.icount };
-    this.timer = new Timer(clock, this.pic);
-    this.uart = new Uart(opts.input, opts.onConsoleByte);
-    this.block = new BlockDevice(opts.disk ?? new Uint8Array(0), this.pic);
-    for (const dev of [this.uart, this.pic, this.timer, this.block, this.power]) this.bus.attach(dev);
+    const mem = new PhysicalMemory(opts.memoryBytes ?? DEFAULT_MEMORY_BYTES);
+    super(mem, opts);
+    this.mem = mem;
   }
 
-  /** Copy the image's segments into physical memory and reset the CPU at its entry. */
-  load(image: GuestImage): string | null {
-    for (const [i, seg] of image.segments.entries()) {
-      if (!this.mem.contains(gpa(seg.addr), seg.memSize)) {
-        return `segment[${i}] at 0x${seg.addr.toString(16)}+0x${seg.memSize.toString(16)} does not fit in ${this.mem.size} bytes of memory`;
-      }
-      this.mem.u8.fill(0, seg.addr, seg.addr + seg.memSize);
-      this.mem.write(gpa(seg.addr), seg.data);
-    }
-    this.cpu.reset(image.entry);
-    return null;
+  protected ram(): GuestMemory {
+    return this.mem;
   }
 
-  /** Run until shutdown, a fatal stop, or `limit` instructions of virtual time. */
-  run(limit: number): MachineRun {
-    const cpu = this.cpu;
-    for (;;) {
-      if (this.power.code !== null) return { stop: 'shutdown', exitCode: this.power.code };
-      if (cpu.icount >= limit) {
-        return { stop: 'limit', exitCode: null, message: `stopped after ${limit} instructions (--max-instructions) at pc 0x${(cpu.pc >>> 0).toString(16)}` };
-      }
-      const stop = cpu.run(Math.min(limit, this.timer.nextDeadline()));
-      if (stop === Stop.TripleFault) return this.tripleFault();
-      if (stop === Stop.Exit) throw new Error('native platform: the CPU reported a virtualization exit with no hypervisor');
-      if (stop === Stop.Halt && !this.idle(limit)) {
-        return { stop: 'halted', exitCode: null, message: `halted with ${cpu.iflag ? 'no interrupt source armed' : 'interrupts disabled'} at pc 0x${(cpu.pc >>> 0).toString(16)}` };
-      }
-      this.timer.advance(cpu.icount);
-      if (cpu.iflag && this.power.code === null) {
-        const line = this.pic.deliverable();
-        if (line >= 0) {
-          this.pic.acknowledge(line);
-          if (cpu.interrupt(Vector.IrqBase + line) === Stop.TripleFault) return this.tripleFault();
-        }
-      }
-    }
+  protected resetGuest(entry: number): void {
+    this.cpu.reset(entry);
   }
 
-  /**
-   * The CPU executed HLT: skip virtual time to the next deadline. False when nothing can ever
-   * wake it (IF clear, or no interrupt pending and no timer armed before the limit).
-   */
-  private idle(limit: number): boolean {
-    const cpu = this.cpu;
-    if (!cpu.iflag) return false;
-    if (this.pic.deliverable() >= 0) return true;
-    const wake = this.timer.nextDeadline();
-    if (wake === Infinity) return false;
-    const to = Math.min(wake, limit);
-    if (to > cpu.icount) {
-      cpu.idle += to - cpu.icount;
-      cpu.icount = to;
-    }
-    return true;
+  protected handleExit(): Outcome {
+    throw new Error('native platform: the CPU reported a virtualization exit with no hypervisor');
   }
 
-  private tripleFault(): MachineRun {
-    const x = this.cpu.exit;
-    return {
-      stop: 'triple-fault',
-      exitCode: null,
-      message: `triple fault: could not deliver ${vectorName(x.vector)} (vector table at 0x${(this.cpu.cr[2]! >>> 0).toString(16)} or kernel stack unusable) at pc 0x${(x.pc >>> 0).toString(16)}`,
-    };
+  protected injectInterrupt(vector: number): Outcome {
+    return this.cpu.interrupt(vector) === Stop.TripleFault ? this.cpuTripleFault() : Outcome.Resume;
   }
 
-  report(): PlatformReport {
-    return {
-      console: new TextDecoder().decode(this.uart.output()),
-      instructions: this.cpu.icount - this.cpu.idle,
-      idleInstructions: this.cpu.idle,
-      events: countsByVector(this.cpu.vectorCounts),
-      disk: { ...this.block.stats },
-    };
+  protected guestIf(): boolean {
+    return this.cpu.iflag;
   }
-}
 
-/** Vector counts by name, only the ones that happened. */
-export function countsByVector(counts: Float64Array): Record<string, number> {
-  const out: Record<string, number> = {};
-  counts.forEach((n, v) => {
-    if (n > 0) out[vectorName(v)] = n;
-  });
-  return out;
+  protected guestVbar(): number {
+    return this.cpu.cr[Cr.Vbar]!;
+  }
+
+  protected guestVectorCounts(): Float64Array {
+    return this.cpu.vectorCounts;
+  }
 }
