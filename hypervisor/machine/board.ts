@@ -10,7 +10,7 @@
  * one and handles the CPU's exits. Those differences are the abstract methods below.
  */
 import type { GuestImage } from '../../abi/image.ts';
-import { Vector, vectorName } from '../../abi/isa.ts';
+import { Cr, Vector, vectorName } from '../../abi/isa.ts';
 import { BlockDevice } from '../devices/block.ts';
 import { Pic } from '../devices/pic.ts';
 import { PortBus } from '../devices/port-bus.ts';
@@ -62,12 +62,24 @@ export abstract class Board implements Platform {
   protected abstract handleExit(): Outcome;
   /** Deliver external interrupt `vector` into the guest (its IF was checked). */
   protected abstract injectInterrupt(vector: number): Outcome;
+
+  // Where the guest owns the CPU's privileged state (native, hw's guest mode), its IF, vector
+  // table and vector counts are the CPU's; a monitor that keeps them virtual overrides these.
+
   /** The guest's interrupt flag. */
-  protected abstract guestIf(): boolean;
+  protected guestIf(): boolean {
+    return this.cpu.iflag;
+  }
+
   /** The guest's vector table base, for messages. */
-  protected abstract guestVbar(): number;
+  protected guestVbar(): number {
+    return this.cpu.cr[Cr.Vbar]!;
+  }
+
   /** Exceptions, interrupts and system calls the guest took, by vector. */
-  protected abstract guestVectorCounts(): Float64Array;
+  protected guestVectorCounts(): Float64Array {
+    return this.cpu.vectorCounts;
+  }
 
   /** Why this board cannot take an image at all (e.g. too much memory asked), or null. */
   protected refusal(): string | null {

@@ -5,7 +5,6 @@
  * full-virtualization monitors share; here the guest owns the real CPU, so its IF is the CPU's,
  * interrupts go straight through the CPU's vector table, and an exit cannot happen.
  */
-import { Cr } from '../../abi/isa.ts';
 import type { GuestImage } from '../../abi/image.ts';
 import { DEFAULT_MEMORY_BYTES } from '../../abi/platform.ts';
 import { Board, Outcome } from './board.ts';
@@ -88,15 +87,4 @@ export class NativeMachine extends Board {
     return this.cpu.interrupt(vector) === Stop.TripleFault ? this.cpuTripleFault() : Outcome.Resume;
   }
 
-  protected guestIf(): boolean {
-    return this.cpu.iflag;
-  }
-
-  protected guestVbar(): number {
-    return this.cpu.cr[Cr.Vbar]!;
-  }
-
-  protected guestVectorCounts(): Float64Array {
-    return this.cpu.vectorCounts;
-  }
 }

@@ -76,17 +76,6 @@ export class HwMachine extends Monitor {
     mmu.flushNested();
   }
 
-  protected guestIf(): boolean {
-    return this.cpu.iflag;
-  }
-
-  protected guestVbar(): number {
-    return this.cpu.cr[Cr.Vbar]!;
-  }
-
-  protected guestVectorCounts(): Float64Array {
-    return this.cpu.vectorCounts;
-  }
 
   protected peekGuestWord(va: number): number | undefined {
     const ma = this.cpu.mmu.probe(va & ~3);

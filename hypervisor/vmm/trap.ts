@@ -107,15 +107,15 @@ export class TrapMachine extends Monitor {
     this.shadow.activate(false);
   }
 
-  protected guestIf(): boolean {
+  protected override guestIf(): boolean {
     return this.vif;
   }
 
-  protected guestVbar(): number {
+  protected override guestVbar(): number {
     return this.vcr[Cr.Vbar]!;
   }
 
-  protected guestVectorCounts(): Float64Array {
+  protected override guestVectorCounts(): Float64Array {
     return this.vectorCounts;
   }
 
