@@ -139,6 +139,9 @@ export class FrameTable {
     if (!this.ownedBy(f, domid)) return -E.EPERM;
     if (this.type[f] !== FrameType.None) return -E.EEXIST;
     if (this.writable[f]! > 0) return -E.EBUSY; // still mapped writable somewhere: unmap first
+    // The hypervisor writes into frames it holds (shared info, grant table): as a page table,
+    // those writes would be unchecked page-table entries.
+    if (this.hvRefs[f]! > 0) return -E.EBUSY;
     for (let i = 0; i < 1024; i++) {
       const v = this.entry(f, i);
       const s = t === FrameType.L1 ? this.checkL1Entry(v, domid) : this.checkL2Entry(v, domid, f);

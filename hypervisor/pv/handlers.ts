@@ -33,6 +33,16 @@ function l1EntryFor(h: PvHost, d: Domain, va: number): number {
   return FrameTable.entryAddr(pde >>> PAGE_SHIFT, (va >>> PAGE_SHIFT) & 1023);
 }
 
+/** Is the entry at machine address `ptr` one of d's grant mappings? */
+function holdsGrantAt(d: Domain, ptr: number): boolean {
+  return d.grantMaps.some((m) => m !== null && m.entryAddr === ptr);
+}
+
+/** Does the table at frame `f` hold one of d's grant mappings? */
+function holdsGrantIn(d: Domain, f: number): boolean {
+  return d.grantMaps.some((m) => m !== null && m.entryAddr >>> PAGE_SHIFT === f);
+}
+
 /**
  * Validate a batch of {entry address, value} writes against the frame table, then apply them all.
  * Returns the number applied or -errno (nothing applied).
@@ -47,8 +57,10 @@ export function applyEntryUpdates(h: PvHost, d: Domain, reqs: ReadonlyArray<{ pt
     const t = ft.type[table]! as FrameType;
     if (t === FrameType.None) return -E.EINVAL; // not a page table: Xen's mmu_update updates tables only
     const old = pendingOld?.get(ptr) ?? h.mem.i32[ptr >>> 2]!;
-    // A grant mapping is removed only by unmap_grant_ref, which keeps the grant's books.
+    // A grant mapping is removed only by unmap_grant_ref, which keeps the grant's books (a
+    // grant of our own frame to ourselves included: its counts are the grant's, not the entry's).
     if (t === FrameType.L1 && old & PTE_P && !ft.ownedBy(old >>> PAGE_SHIFT, d.id)) return -E.EPERM;
+    if (t === FrameType.L1 && holdsGrantAt(d, ptr)) return -E.EPERM;
     const s = t === FrameType.L1 ? ft.checkL1Entry(val, d.id) : ft.checkL2Entry(val, d.id, table);
     if (s < 0) return s;
     if (t === FrameType.L1 && val & PTE_P && val & PTE_W && val >>> PAGE_SHIFT === table) return -E.EPERM;
@@ -100,6 +112,9 @@ function pin(t: FrameType.L1 | FrameType.L2): Handler {
 
 const unpin: Handler = (h, d, a) => {
   if (a.mfn === d.kernelBase || a.mfn === d.userBase) return -E.EBUSY;
+  // A table holding a grant mapping (even of our own frame) stays until the grant is unmapped:
+  // unpinning would drop the mapping's counts a first time and unmap_grant_ref a second.
+  if (holdsGrantIn(d, a.mfn!)) return -E.EBUSY;
   return h.frames.unpin(a.mfn!, d.id);
 };
 
@@ -234,6 +249,8 @@ const gnttabSetupTable: Handler = (h, d, a) => {
   }
   const pa = d.access.translate(a.table!, true);
   if (pa < 0) return -E.EFAULT;
+  // Our own ordinary page: not one granted to us, which we would pin in its owner's hands.
+  if (!h.frames.ownedBy(pa >>> PAGE_SHIFT, d.id) || h.frames.type[pa >>> PAGE_SHIFT] !== FrameType.None) return -E.EPERM;
   h.releaseGrantTable(d);
   d.grantTable = pa;
   d.grantEntries = a.count!;
@@ -278,19 +295,26 @@ const gnttabMap: Handler = (h, d, a) => {
 };
 
 const gnttabUnmap: Handler = (h, d, a) => {
-  const m = d.grantMaps[a.handle!];
-  if (!m) return -E.EINVAL;
+  if (!d.grantMaps[a.handle!]) return -E.EINVAL;
+  unmapGrant(h, d, a.handle!);
+  return ok;
+};
+
+/** Remove grant mapping `handle` of d and its counts; also used when d dies. */
+export function unmapGrant(h: PvHost, d: Domain, handle: number): void {
+  const m = d.grantMaps[handle]!;
   const cur = h.mem.i32[m.entryAddr >>> 2]!;
   if (cur & PTE_P && cur >>> PAGE_SHIFT === m.frame) {
     h.frames.account(FrameType.L1, cur, -1, m.entryAddr >>> PAGE_SHIFT);
     h.mem.i32[m.entryAddr >>> 2] = 0;
   }
-  d.grantMaps[a.handle!] = null;
-  const granter = h.domain(m.granter);
+  d.grantMaps[handle] = null;
+  const granter = h.domains[m.granter];
   if (granter) h.markGrantInUse(granter, m.ref);
-  d.cpu.mmu.flushPage(m.va);
-  return ok;
-};
+  // The whole TLB, not just m.va: the same table may be hooked in at other addresses, and a
+  // stale writable entry would outlive the grant (Xen flushes on grant unmap too).
+  d.cpu.mmu.flushAll();
+}
 
 const gnttabCopy: Handler = (h, d, a) => {
   const w = d.access.readWords(a.req!, N.GNTCOPY_BYTES / 4);

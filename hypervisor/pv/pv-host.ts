@@ -23,6 +23,7 @@ import type { Domain } from './domain.ts';
 import { EVTCHNSTAT_INTERDOMAIN } from './event-channel.ts';
 import { FrameTable } from './frames.ts';
 import { attachVirtio, detachVirtio } from './virtio.ts';
+import { unmapGrant } from './handlers.ts';
 import { NetBridge } from '../devices/virtio/bridge.ts';
 
 /** Instructions of virtual time a domain runs before the next domain's turn. */
@@ -320,9 +321,13 @@ export class PvHost {
     d.grantEntries = 0;
   }
 
-  /** A dead domain's interdomain channels fall back to unbound on the other side; its net device leaves the bridge. */
+  /** A dead domain's interdomain channels fall back to unbound on the other side; its net device leaves the bridge; its grant mappings go. */
   private releaseDomainRefs(d: Domain): void {
     detachVirtio(d);
+    // Its grant mappings go, so the granters' frames are theirs to balloon out again.
+    d.grantMaps.forEach((m, handle) => {
+      if (m) unmapGrant(this, d, handle);
+    });
     for (const o of this.domains) {
       if (o === d) continue;
       const t = o.evtchn;
