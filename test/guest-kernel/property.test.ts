@@ -78,6 +78,10 @@ function render(e: Expr, tsText: boolean): string {
           return `((${l} % (${r} | 1)) | 0)`;
         case '>>>':
           return `((${l} >>> ${r}) | 0)`;
+        case '<<':
+          // TypeScript may rescan `<<` as the `<` of type arguments (`x << (a > b ...)`); a count
+          // starting with `~~` (the same int32) cannot begin a type.
+          return tsText ? `(${l} << ~~${r})` : `(${l} << ${r})`;
         default:
           return `(${l} ${e.op} ${r})`;
       }
@@ -85,6 +89,9 @@ function render(e: Expr, tsText: boolean): string {
     case 'cmp': {
       const l = e.unsigned ? `(${render_(e.l)} >>> 0)` : render_(e.l);
       const r = e.unsigned ? `(${render_(e.r)} >>> 0)` : render_(e.r);
+      // TypeScript reads `x < (y) ... > (z)` as a call with type arguments, which JavaScript
+      // never does; so the TypeScript text has no `<` at all: `l < r` is written `r > l`.
+      if (tsText && (e.op === '<' || e.op === '<=')) return `(${r} ${e.op === '<' ? '>' : '>='} ${l} ? ${render_(e.t)} : ${render_(e.f)})`;
       return `(${l} ${e.op} ${r} ? ${render_(e.t)} : ${render_(e.f)})`;
     }
     case 'logic':
