@@ -282,6 +282,17 @@ export class SubsetChecker {
     }
   }
 
+  /**
+   * A guest string is its UTF-8 bytes, while JavaScript counts UTF-16 units: for anything beyond
+   * ASCII, `length` and `charCodeAt` would silently disagree with Node, so only ASCII compiles.
+   */
+  private checkStringLiteral(e: ts.StringLiteral): void {
+    const ch = [...e.text].find((c) => c.codePointAt(0)! > 0x7f);
+    if (ch === undefined) return;
+    const cp = ch.codePointAt(0)!;
+    this.bag.at(e, Code.stringValue, `non-ASCII string literals are not supported (U+${cp.toString(16).toUpperCase().padStart(4, '0')}): guest strings are bytes, so length and charCodeAt would differ from JavaScript's`);
+  }
+
   // -------------------------------------------------------------------------------------------
   // Expressions
 
@@ -291,6 +302,7 @@ export class SubsetChecker {
         return this.checkNumericLiteral(e as ts.NumericLiteral);
       case ts.SyntaxKind.StringLiteral:
       case ts.SyntaxKind.NoSubstitutionTemplateLiteral:
+        return this.checkStringLiteral(e as ts.StringLiteral);
       case ts.SyntaxKind.TrueKeyword:
       case ts.SyntaxKind.FalseKeyword:
         return;

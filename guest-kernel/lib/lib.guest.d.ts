@@ -29,7 +29,7 @@ interface TemplateStringsArray extends ReadonlyArray<string> {}
 
 /** A string literal: static bytes with a length. Only these two members are supported. */
 interface String {
-  /** Number of bytes (the literal's UTF-8 length; the same as JavaScript's for ASCII). */
+  /** Number of bytes; literals are ASCII (the compiler refuses others), so JavaScript's length too. */
   readonly length: number;
   /** The byte at `index` (zero-extended); no bounds check. */
   charCodeAt(index: number): number;

@@ -40,6 +40,7 @@ const cases: Case[] = [
   { name: 'indexing a string', source: `export function main(): number {\n  const s = 'abc';\n  return s[0] === 'a' ? 1 : 0;\n}\n`, code: 'TSG2007', message: 'indexing a string gives a string', at: '3:10' },
   { name: 'string method', source: `export function main(): number {\n  const s = 'abc';\n  return s.indexOf('b');\n}\n`, code: 'TS2339', message: "Property 'indexOf' does not exist", at: '3:12' },
   { name: 'string ordering', source: `function f(a: string, b: string): boolean { return a < b; }\n${MAIN}`, code: 'TSG2007', message: "('<' on a string)", at: '1:52' },
+  { name: 'non-ASCII string literal', source: `import { print } from '../../lib/console.ts';\nexport function main(): number {\n  print('caf\u00e9');\n  return 0;\n}\n`, code: 'TSG2007', message: 'non-ASCII string literals are not supported (U+00E9)', at: '3:9' },
   { name: 'a string tested for truth', source: `function f(s: string): number { return s ? 1 : 0; }\n${MAIN}`, code: 'TSG2007', message: 'testing a string for truth is not supported', at: '1:40' },
   { name: 'main returning void', source: `export function main(): void {}\n`, code: 'TSG1003', message: 'main must take no parameters and return a number', at: '1:17' },
   { name: 'throw', source: `export function main(): number {\n  throw 1;\n}\n`, code: 'TSG2008', message: "exceptions are not supported ('throw')", at: '2:3' },
