@@ -1,8 +1,9 @@
 /**
  * Virtio split virtqueues as tsvisor's paravirtual guests and the hypervisor share them: the ring
  * layout, feature bits, the device status handshake, device type ids, and the request formats of
- * the console, block and net devices. Numbers only, no imports: guest code compiled by our
- * compiler imports this file directly, so the guest front ends and the host backends cannot drift.
+ * the console, block and net devices. Numbers (and two one-line offset functions) only, no
+ * imports: guest code compiled by our compiler imports this file directly, so the guest front
+ * ends and the host backends cannot drift.
  *
  * The source is the OASIS virtio specification, version 1.2 (cited as "§" with the section title,
  * so a reader can find it in any later version too). All multi-byte fields are little-endian, as
@@ -76,9 +77,15 @@ export const VRING_AVAIL_RING = 4;
 export const VRING_AVAIL_ELEM_BYTES = 2;
 /** Bytes before and after ring[]: the part's size is VRING_AVAIL_OVERHEAD + 2·Q = 6 + 2·Q. */
 export const VRING_AVAIL_OVERHEAD = 6;
-/** le16 used_event (EVENT_IDX only) is at VRING_AVAIL_RING + 2·Q: "interrupt me when used idx
- *  passes this value" (§2.7.7). */
+/** The part's alignment (§2.7's table of alignments). */
 export const VRING_AVAIL_ALIGN = 2;
+/**
+ * Offset of le16 used_event (EVENT_IDX only), after ring[Q]: "interrupt me once used idx has
+ * passed this value" (§2.7.7; the spec's struct virtq_avail ends with it).
+ */
+export function vringUsedEventOffset(q: number): number {
+  return VRING_AVAIL_RING + VRING_AVAIL_ELEM_BYTES * q;
+}
 /** The driver does not want used-buffer notifications (§2.7.7, without EVENT_IDX). */
 export const VRING_AVAIL_F_NO_INTERRUPT = 1;
 
@@ -100,9 +107,15 @@ export const VRING_USED_ELEM_ID = 0;
 export const VRING_USED_ELEM_LEN = 4;
 /** Bytes before and after ring[]: the part's size is VRING_USED_OVERHEAD + 8·Q = 6 + 8·Q. */
 export const VRING_USED_OVERHEAD = 6;
-/** le16 avail_event (EVENT_IDX only) is at VRING_USED_RING + 8·Q: "kick me when avail idx
- *  passes this value" (§2.7.10). */
+/** The part's alignment (§2.7's table of alignments). */
 export const VRING_USED_ALIGN = 4;
+/**
+ * Offset of le16 avail_event (EVENT_IDX only), after ring[Q]: "kick me once avail idx has passed
+ * this value" (§2.7.10; the spec's struct virtq_used ends with it).
+ */
+export function vringAvailEventOffset(q: number): number {
+  return VRING_USED_RING + VRING_USED_ELEM_BYTES * q;
+}
 /** The device does not want available-buffer notifications (kicks): it is polling (§2.7.10). */
 export const VRING_USED_F_NO_NOTIFY = 1;
 

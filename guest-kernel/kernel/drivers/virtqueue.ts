@@ -66,6 +66,8 @@ import {
   VRING_USED_FLAGS,
   VRING_USED_IDX,
   VRING_USED_RING,
+  vringAvailEventOffset,
+  vringUsedEventOffset,
 } from '../../../abi/ring.ts';
 import { waitBlock, waitCancel, waitPrepare } from './events.ts';
 import { allocPages, machineAddr, PAGE_MASK, PAGE_SIZE, zeroWords } from './memory.ts';
@@ -135,11 +137,11 @@ let segBad = false;
 let usedLen = 0;
 
 function usedEventAddr(qi: number): number {
-  return qAvail[qi] + VRING_AVAIL_RING + 2 * qSize[qi];
+  return qAvail[qi] + vringUsedEventOffset(qSize[qi]);
 }
 
 function availEventAddr(qi: number): number {
-  return qUsed[qi] + VRING_USED_RING + VRING_USED_ELEM_BYTES * qSize[qi];
+  return qUsed[qi] + vringAvailEventOffset(qSize[qi]);
 }
 
 /**
@@ -457,9 +459,9 @@ export function vqDisarm(qi: number): void {
  * at the ring and call again), or VQ_DEVICE_ERROR when a wake-up brought nothing and the device
  * says it needs a reset (its configuration-change event woke us).
  *
- * The front ends pass 1. A larger `after` is what EVENT_IDX is for (one notification for many
- * completions), but today's hypervisor strands a blocked domain whose device needs more than
- * one budgeted batch to reach used_event (README.md, "Known host issue").
+ * A larger `after` is what EVENT_IDX is for: one notification for many completions, however
+ * many device batches they take (block.ts blkWait). Without EVENT_IDX the first batch that
+ * completes anything notifies.
  */
 export function vqWait(qi: number, after: number): number {
   let n = after;

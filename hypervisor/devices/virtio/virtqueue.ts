@@ -47,6 +47,8 @@ import {
   VRING_USED_IDX,
   VRING_USED_OVERHEAD,
   VRING_USED_RING,
+  vringAvailEventOffset,
+  vringUsedEventOffset,
 } from '../../../abi/ring.ts';
 import { maddr, type MachineAddr } from '../../machine/addr.ts';
 
@@ -590,11 +592,11 @@ export class Virtqueue {
   }
 
   private usedEventAddr(): MachineAddr {
-    return maddr(this.avail + VRING_AVAIL_RING + VRING_AVAIL_ELEM_BYTES * this.size);
+    return maddr(this.avail + vringUsedEventOffset(this.size));
   }
 
   private availEventAddr(): MachineAddr {
-    return maddr(this.used + VRING_USED_RING + VRING_USED_ELEM_BYTES * this.size);
+    return maddr(this.used + vringAvailEventOffset(this.size));
   }
 
   private release(chain: DescriptorChain): void {
