@@ -41,7 +41,7 @@ export interface VirtioBlockOptions extends VirtioDeviceOptions {
   readonly disk: Uint8Array;
   /** The GET_ID string: ASCII, at most 20 bytes (longer is cut). Default 'tsvisor-disk'. */
   readonly id?: string;
-  /** Called on FLUSH: make the image durable (write the host file). */
+  /** Called on FLUSH: make the image durable (write the host file). Throwing answers IOERR. */
   readonly onFlush?: (disk: Uint8Array) => void;
 }
 
@@ -118,7 +118,14 @@ export class VirtioBlock extends VirtioDevice {
       }
       case VIRTIO_BLK_T_FLUSH:
         this.blockStats.flushes++;
-        this.onFlush?.(this.disk);
+        try {
+          this.onFlush?.(this.disk);
+        } catch {
+          // The host could not save the image (a full disk, a removed file): the guest hears
+          // IOERR and may retry, as QEMU's werror=report; the host and the device go on.
+          this.blockStats.ioErrors++;
+          return this.finish(c, null, VIRTIO_BLK_S_IOERR);
+        }
         this.dirty = false;
         return this.finish(c, null, VIRTIO_BLK_S_OK);
       case VIRTIO_BLK_T_GET_ID:

@@ -112,6 +112,29 @@ describe('virtio-blk', () => {
     expect(blk.blockStats.flushes).toBe(1);
   });
 
+  it('answers FLUSH with IOERR when the host cannot save the image, stays dirty, and goes on', () => {
+    const d = domain();
+    const disk = new Uint8Array(64 * SECTOR);
+    const blk = new VirtioBlock({ name: 'dom1.blk', mem: d.ring, notify: recorder().notify, disk, onFlush: () => { throw new Error('ENOSPC'); } });
+    const q = new DriverQueue(d.mem, d.arena, 8, true);
+    bringUp(blk, [[0, q]]);
+    const status = (): number => {
+      const st = d.arena.alloc(1, 1);
+      d.mem.u8[st] = 0xff;
+      return st;
+    };
+    const s1 = status();
+    q.add([{ addr: d.arena.put(header(R.VIRTIO_BLK_T_OUT, 0)), len: 16 }, { addr: d.arena.alloc(SECTOR), len: SECTOR }, { addr: s1, len: 1, write: true }]);
+    const s2 = status();
+    q.add([{ addr: d.arena.put(header(R.VIRTIO_BLK_T_FLUSH, 0)), len: 16 }, { addr: s2, len: 1, write: true }]);
+    q.publish();
+    expect(blk.kick(0)).toMatchObject({ kind: 'done', used: 2 });
+    expect([d.mem.u8[s1], d.mem.u8[s2]]).toEqual([R.VIRTIO_BLK_S_OK, R.VIRTIO_BLK_S_IOERR]);
+    expect(blk.dirty).toBe(true);
+    expect(blk.blockStats.ioErrors).toBe(1);
+    expect(blk.live).toBe(true);
+  });
+
   it('returns the id string on GET_ID, NUL-padded to 20 bytes, and UNSUPP for an unknown type', () => {
     const { blk, q, request, arena, mem } = rig();
     const idBuf = arena.alloc(R.VIRTIO_BLK_ID_BYTES);
