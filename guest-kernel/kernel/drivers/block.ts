@@ -30,7 +30,7 @@ import {
 } from '../../../abi/ring.ts';
 import { eventsInit } from './events.ts';
 import { allocPages } from './memory.ts';
-import { chainAddSplit, chainBegin, chainSubmit, VQ_BAD_CHAIN, VQ_DEVICE_ERROR, VQ_FULL, VQ_MAX_SIZE, vqNotify, vqOutstanding, vqReap, vqSetup, vqWait } from './virtqueue.ts';
+import { chainAddSplit, chainBegin, chainSubmit, VQ_BAD_CHAIN, VQ_DEVICE_ERROR, VQ_FULL, VQ_MAX_SIZE, vqEventIdx, vqNotify, vqOutstanding, vqReap, vqSetup, vqWait } from './virtqueue.ts';
 import { virtioBegin, virtioBindEvent, virtioConfig, virtioDriverOk, virtioFind, virtioMaxQueueSize } from './virtio.ts';
 
 /** Status byte before the device wrote one: not a VIRTIO_BLK_S_* value. */
@@ -155,16 +155,18 @@ export function blkInFlight(): number {
 }
 
 /**
- * Sleep until a request finishes. 0, or VQ_DEVICE_ERROR.
- *
- * This asks for the next completion only. EVENT_IDX lets a driver ask for "half of what is in
- * flight" (Linux's virtqueue_enable_cb_delayed), which would save notifications when the device
- * works in budgeted batches; but the hypervisor then declares the domain halted after the first
- * batch that does not reach used_event (PvHost.run does not poll devices with pending work when
- * every domain is blocked; see README.md), so we do not.
+ * Sleep until requests finish: with EVENT_IDX, until three quarters of those in flight have
+ * (Linux's virtqueue_enable_cb_delayed), so a device that completes a long queue in several
+ * budgeted batches wakes us once instead of once per batch; without EVENT_IDX the driver can
+ * only switch notifications on, and the first batch that completes anything wakes us. The
+ * hypervisor polls a device with pending work before it lets every domain sleep, so used_event
+ * is always reached. 0, or VQ_DEVICE_ERROR.
  */
 export function blkWait(): number {
-  return vqWait(qi, 1);
+  let n = 1;
+  if (vqEventIdx(qi)) n = (vqOutstanding(qi) * 3) >>> 2;
+  if (n < 1) n = 1;
+  return vqWait(qi, n);
 }
 
 /** Submit one request and wait for it alone (nothing else may be in flight). Its status, or < 0. */
