@@ -95,7 +95,9 @@ export const MMUEXT_PIN_L2_TABLE = 1;
 export const MMUEXT_UNPIN_TABLE = 4;
 /** Switch the guest kernel's address space to the pinned directory at frame `arg`. */
 export const MMUEXT_NEW_BASEPTR = 5;
+/** Flush this vcpu's whole TLB. */
 export const MMUEXT_TLB_FLUSH_LOCAL = 6;
+/** Invalidate the TLB entry of guest-virtual address `arg`. */
 export const MMUEXT_INVLPG_LOCAL = 7;
 /** The address space for guest user mode (entered by iret to user mode); 0 = same as kernel. */
 export const MMUEXT_NEW_USER_BASEPTR = 15;
@@ -119,10 +121,13 @@ export const EVTCHNOP_ALLOC_UNBOUND = 6;
 export const EVTCHNOP_BIND_INTERDOMAIN = 0;
 /** bind_virq(virq): a port that receives a virtual interrupt. Returns the port. */
 export const EVTCHNOP_BIND_VIRQ = 1;
+/** close(port): free the port; an interdomain peer's end falls back to unbound, waiting for us. */
 export const EVTCHNOP_CLOSE = 3;
+/** send(port): set the pending bit of the other end of an interdomain port. */
 export const EVTCHNOP_SEND = 4;
 /** status(port): the state (EVTCHNSTAT_*) | detail << 8 (remote domain, or virq number). */
 export const EVTCHNOP_STATUS = 5;
+/** unmask(port): clear the port's mask bit; a port that went pending while masked is delivered now. */
 export const EVTCHNOP_UNMASK = 9;
 /** mask(port): set the port's mask bit (a guest may also just write the bit). */
 export const EVTCHNOP_MASK = 12;
@@ -152,8 +157,9 @@ export const VIRTIO_DEV_BYTES = 16;
 export const VIRTIO_GET_FEATURES = 1;
 /** set_features(dev, features): the driver's choice, a subset of the offer (before FEATURES_OK). */
 export const VIRTIO_SET_FEATURES = 2;
-/** get_status(dev) / set_status(dev, status): the device status handshake (abi/ring.ts VIRTIO_STATUS_*). */
+/** get_status(dev): the device status byte (abi/ring.ts VIRTIO_STATUS_*). */
 export const VIRTIO_GET_STATUS = 3;
+/** set_status(dev, status): the next step of the status handshake; 0 resets the device. */
 export const VIRTIO_SET_STATUS = 4;
 /** set_queue(dev, config): configure a queue from a VIRTQ_CFG_* record at guest-virtual config. */
 export const VIRTIO_SET_QUEUE = 5;
@@ -279,3 +285,5 @@ export const PV_UPCALL_VECTOR = 0xff;
  */
 export const IRET_FRAME_R0 = 0;
 export const BF_FLAG_EVENTS = 1 << 0;
+/** BF_FLAGS bits 4-5: 3 when guest user mode was interrupted (iret returns there), else 0. */
+export const BF_FLAG_USER = 3 << 4;

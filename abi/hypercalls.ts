@@ -122,7 +122,7 @@ export const HYPERCALLS: Readonly<Record<number, HypercallSpec>> = {
       },
     },
   },
-  [N.HC_IRET]: { kind: 'call', spec: call('iret', {}, 'return from a bounce frame') },
+  [N.HC_IRET]: { kind: 'call', spec: call('iret', {}, 'return from a bounce: restore r0, pc, flags and sp from the IretFrame at sp') },
   [N.HC_MMUEXT_OP]: {
     kind: 'family',
     family: {
@@ -197,6 +197,18 @@ export const MmuUpdateRequest = z.object({
 export const TrapTableEntry = z.object({
   vector: z.uint32().max(31),
   handler: u32.refine((v) => v % 4 === 0, 'must be 4-aligned'),
+});
+
+/**
+ * iret's frame at sp ({r0, pc, flags, sp}, see BF_* in hypercall-numbers.ts): the pc must be one
+ * an instruction can sit at, and flags may hold only BF_FLAG_EVENTS and the two mode bits, both
+ * set or both clear, so no bit is given a meaning by accident before an ABI minor defines it.
+ */
+export const IretFrame = z.object({
+  r0: u32,
+  pc: u32.refine((v) => v % 4 === 0, 'must be 4-aligned'),
+  flags: u32.refine((v) => (v & ~(N.BF_FLAG_EVENTS | N.BF_FLAG_USER)) === 0 && ((v & N.BF_FLAG_USER) === 0 || (v & N.BF_FLAG_USER) === N.BF_FLAG_USER), 'only BF_FLAG_EVENTS and BF_FLAG_USER (both mode bits or neither)'),
+  sp: u32,
 });
 
 /** virtio_op set_queue's record (abi/ring.ts VIRTQ_CFG_*): queue size a power of two up to 32768. */

@@ -5,6 +5,7 @@
  * knows is refused; older minors of the same major keep working.
  */
 export const ABI_MAJOR = 1;
-export const ABI_MINOR = 1;
+export const ABI_MINOR = 2;
 // History: 1.0 the bare machine (image header); 1.1 the paravirtual hypercalls of
-// abi/hypercalls.ts (set_trap_table ... event_channel_op, iret).
+// abi/hypercalls.ts (set_trap_table ... event_channel_op, iret); 1.2 virtio_op (40) with
+// EVTCHNSTAT_DEVICE, and the iret frame validated (BF_FLAG_USER names its mode bits).

@@ -46,7 +46,21 @@ class Layout {
   }
 }
 
+/**
+ * Why this host will not boot an image built for ABI major.minor, or null. Xen's rule: a guest
+ * built for a newer interface than the host knows is refused; an older minor of the same major
+ * is served; another major is a different ABI altogether.
+ */
+export function abiRefusal(major: number, minor: number): string | null {
+  if (major === ABI_MAJOR && minor <= ABI_MINOR) return null;
+  return `image is built for ABI ${major}.${minor}; this host serves ABI ${ABI_MAJOR}.0 to ${ABI_MAJOR}.${ABI_MINOR}`;
+}
+
 export function bootDomain(h: PvHost, id: number, image: GuestImage, opts: BootOptions): Domain | string {
+  // The CLI checks these too (hypervisor/run.ts); a host built by hand must not skip them.
+  if (image.target !== 'pv') return `image is built for target '${image.target}', a pv domain needs a 'pv' image`;
+  const tooNew = abiRefusal(image.abi.major, image.abi.minor);
+  if (tooNew) return tooNew;
   const nrPages = Math.floor(opts.memoryBytes / PAGE_SIZE);
   const user = PTE_P | PTE_U;
   const lay = new Layout();

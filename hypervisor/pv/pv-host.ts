@@ -13,7 +13,9 @@
 import chalk from 'chalk';
 import type { GuestImage } from '../../abi/image.ts';
 import { PAGE_SHIFT, REG_SP, Vector, vectorName } from '../../abi/isa.ts';
+import * as E from '../../abi/errors.ts';
 import * as N from '../../abi/hypercall-numbers.ts';
+import { IretFrame } from '../../abi/hypercalls.ts';
 import { SI_TIME_HI, SI_TIME_LO } from '../../abi/shared-info.ts';
 import { Stop } from '../machine/cpu.ts';
 import { PhysicalMemory } from '../machine/memory.ts';
@@ -21,6 +23,7 @@ import { bootDomain, type BootOptions } from './boot.ts';
 import { dispatch, type DispatchTrace } from './dispatch.ts';
 import type { Domain } from './domain.ts';
 import { EVTCHNSTAT_INTERDOMAIN } from './event-channel.ts';
+import { compileSchema } from './fast-schema.ts';
 import { FrameTable } from './frames.ts';
 import { attachVirtio, detachVirtio } from './virtio.ts';
 import { unmapGrant } from './handlers.ts';
@@ -35,6 +38,8 @@ export interface PvHostOptions {
   /** One line per hypercall, bounce and crash (`--trace`). */
   trace?: (line: string) => void;
 }
+
+const validIretFrame = compileSchema(IretFrame);
 
 export type HostStop = 'shutdown' | 'limit' | 'halted';
 
@@ -185,7 +190,7 @@ export class PvHost {
     const cpu = d.cpu;
     const fromUser = !d.kernelMode;
     const oldSp = cpu.regs[REG_SP]!;
-    const flags = (d.evtchn.eventsEnabled() ? N.BF_FLAG_EVENTS : 0) | (fromUser ? 3 << 4 : 0);
+    const flags = (d.evtchn.eventsEnabled() ? N.BF_FLAG_EVENTS : 0) | (fromUser ? N.BF_FLAG_USER : 0);
     if (fromUser) this.switchAddressSpace(d, d.kernelBase);
     const sp = fromUser ? d.kernelSp : oldSp;
     const frame = (sp - N.BF_BYTES) >>> 0;
@@ -202,17 +207,22 @@ export class PvHost {
     this.trace?.(`${chalk.dim(String(cpu.icount).padStart(10))} ${chalk.yellow('bnc ')} d${d.id} ${vector === N.PV_UPCALL_VECTOR ? 'upcall' : vectorName(vector)} -> 0x${(entry >>> 0).toString(16)}${fromUser ? ' (from user)' : ''}`);
   }
 
-  /** HC_IRET: pop {r0, pc, flags, sp} at sp; back to guest user mode when the flags say so. */
+  /**
+   * HC_IRET: pop {r0, pc, flags, sp} at sp, validated after it is read (IretFrame); back to guest
+   * user mode when the flags say so. Returns 0 or -errno (nothing changed).
+   */
   iret(d: Domain): number {
     const cpu = d.cpu;
     const w = d.access.readWords(cpu.regs[REG_SP]!, 4);
-    if (!w) return -14;
-    const [r0, pc, flags, sp] = w as unknown as [number, number, number, number];
+    if (!w) return -E.EFAULT;
+    const frame = { r0: w[0]!, pc: w[1]!, flags: w[2]!, sp: w[3]! };
+    if (!validIretFrame(frame)) return -E.EINVAL;
+    const { r0, pc, flags, sp } = frame;
     cpu.regs[0] = r0;
     cpu.pc = pc;
     cpu.regs[REG_SP] = sp;
     d.evtchn.setEventsEnabled((flags & N.BF_FLAG_EVENTS) !== 0);
-    if (((flags >>> 4) & 3) === 3) {
+    if ((flags & N.BF_FLAG_USER) === N.BF_FLAG_USER) {
       d.kernelMode = false;
       if (d.userBase) this.switchAddressSpace(d, d.userBase);
     }

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { GrantCopyRequest, HYPERCALLS, MmuUpdateRequest, TrapTableEntry, VirtqConfig, type CallSpec } from '../../../abi/hypercalls.ts';
+import { GrantCopyRequest, HYPERCALLS, IretFrame, MmuUpdateRequest, TrapTableEntry, VirtqConfig, type CallSpec } from '../../../abi/hypercalls.ts';
 import { compileSchema, isCompilable } from '../../../hypervisor/pv/fast-schema.ts';
 
 const specs: CallSpec[] = Object.values(HYPERCALLS).flatMap((h) => (h.kind === 'call' ? [h.spec] : Object.values(h.family.commands)));
@@ -9,6 +9,7 @@ const structures: Array<[string, z.ZodObject | z.ZodType]> = [
   ['MmuUpdateRequest', MmuUpdateRequest],
   ['TrapTableEntry', TrapTableEntry],
   ['GrantCopyRequest', GrantCopyRequest],
+  ['IretFrame', IretFrame],
   ['VirtqConfig', VirtqConfig],
 ];
 const all: Array<[string, z.ZodType, string[]]> = [

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { ABI_MAJOR, ABI_MINOR } from '../../../abi/version.ts';
 import { PvHost } from '../../../hypervisor/pv/pv-host.ts';
 import { runImage } from '../../../hypervisor/run.ts';
 import { asm } from '../harness.ts';
@@ -63,16 +64,28 @@ describe('paravirtual guests', () => {
 });
 
 describe('ABI versions at boot', () => {
-  const src = '.target pv\nstart: li r0, 29\nli r1, 2\nli r2, 0\nhypercall\n';
+  const src = '.target pv\nstart: li r0, 29\nli r1, 2\nli r2, 9\nhypercall\n';
+  const host = `this host serves ABI ${ABI_MAJOR}.0 to ${ABI_MAJOR}.${ABI_MINOR}`;
   it('refuses a guest built for the next major with a one-line message', () => {
     const img = asm(src, 'pv');
-    const r = runImage({ ...img, abi: { major: img.abi.major + 1, minor: 0 } }, { mode: 'pv' });
+    const r = runImage({ ...img, abi: { major: ABI_MAJOR + 1, minor: 0 } }, { mode: 'pv' });
     expect(r.stop).toBe('refused');
-    expect(r.message).toMatch(/^image is built for ABI 2\.0; this host serves ABI 1\.0 to 1\.1$/);
+    expect(r.message).toBe(`image is built for ABI ${ABI_MAJOR + 1}.0; ${host}`);
+    expect(r.instructions).toBe(0);
+  });
+  it('refuses a newer minor of our major, and the hypervisor refuses both even when driven without the CLI', () => {
+    const img = asm(src, 'pv');
+    expect(runImage({ ...img, abi: { major: ABI_MAJOR, minor: ABI_MINOR + 1 } }, { mode: 'pv' }).message).toBe(`image is built for ABI ${ABI_MAJOR}.${ABI_MINOR + 1}; ${host}`);
+    const h = new PvHost({ machineBytes: 2 * (1 << 20) + 64 * 1024 });
+    expect(h.createDomain({ ...img, abi: { major: ABI_MAJOR + 1, minor: 0 } }, { memoryBytes: 1 << 20 })).toBe(`image is built for ABI ${ABI_MAJOR + 1}.0; ${host}`);
+    expect(h.createDomain({ ...img, target: 'native' }, { memoryBytes: 1 << 20 })).toBe("image is built for target 'native', a pv domain needs a 'pv' image");
+    expect(h.domains).toEqual([]);
+    expect(Array.from(h.frames.owner).filter((o) => o > 0)).toEqual([]); // no frame taken
   });
   it('runs a guest built for the previous minor', () => {
     const img = asm(src, 'pv');
-    const r = runImage({ ...img, abi: { major: img.abi.major, minor: img.abi.minor - 1 } }, { mode: 'pv' });
-    expect(r.stop).toBe('shutdown');
+    expect(ABI_MINOR).toBeGreaterThan(0);
+    const r = runImage({ ...img, abi: { major: ABI_MAJOR, minor: ABI_MINOR - 1 } }, { mode: 'pv' });
+    expect([r.stop, r.exitCode]).toEqual(['shutdown', 9]);
   });
 });
