@@ -1,6 +1,7 @@
 /**
  * The `tsvisor` command. Every failure a user can cause (a missing file, a bad flag, a broken
- * image, an assembler error) ends in one line on stderr and exit code 2, never a stack trace.
+ * image, an assembler error, an output path that cannot be written) ends in one line on stderr
+ * and exit code 2, never a stack trace.
  * Output files are written whole or not at all (temp file, then rename).
  *
  * Exit codes of `run`: the low 8 bits of the guest's shutdown code; 124 when --max-instructions
@@ -31,7 +32,7 @@ export class UsageError extends Error {}
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
-interface Command {
+export interface Command {
   summary: string;
   usage: string;
   options: Options;
@@ -54,6 +55,18 @@ function readInput(path: string, what: string): Uint8Array {
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
     throw new UsageError(`cannot read ${what} '${path}': ${why}`);
+  }
+}
+
+/** Write an output file whole (fs-util.ts); a path the user gave that cannot be written is bad input. */
+function writeOutput(path: string, data: Uint8Array, what: string): void {
+  try {
+    writeFileAtomic(path, data);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT' ? 'no such directory' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'ENOSPC' ? 'no space left on device' : (e as Error).message.split('\n')[0];
+    throw new UsageError(`cannot write ${what} '${path}': ${why}`);
   }
 }
 
@@ -105,7 +118,7 @@ function runCommandResult(r: RunResult, json: boolean, io: Io): number {
   return r.stop === 'limit' ? 124 : 125;
 }
 
-const COMMANDS: Record<string, Command> = {
+export const COMMANDS: Record<string, Command> = {
   run: {
     summary: 'boot a guest image and stream its console',
     usage: 'tsvisor run IMAGE [--mode MODE] [--json] [--trace] [--max-instructions N] [--memory MIB] [--disk FILE] [--input TEXT] [--cmdline TEXT]',
@@ -151,7 +164,7 @@ const COMMANDS: Record<string, Command> = {
         ...(json ? {} : { onConsoleByte: consoleStreamer(io) }),
         ...(v.trace ? { tracer: makeTracer((l) => io.err(l + '\n'), { portName: portNamer(), image }), trace: (l: string) => io.err(l + '\n') } : {}),
       });
-      if (disk && diskPath && r.disk.sectorsWritten > 0) writeFileAtomic(diskPath, disk);
+      if (disk && diskPath && r.disk.sectorsWritten > 0) writeOutput(diskPath, disk, 'disk image');
       return runCommandResult(r, json, io);
     },
   },
@@ -164,8 +177,8 @@ const COMMANDS: Record<string, Command> = {
       const src = one(pos, 'source file');
       if (typeof v.output !== 'string') throw new UsageError('asm: missing -o OUT.img');
       const { image, listing } = assembleFile(src);
-      writeFileAtomic(v.output, encodeImage(image));
-      if (typeof v.listing === 'string') writeFileAtomic(v.listing, new TextEncoder().encode(listing));
+      writeOutput(v.output, encodeImage(image), 'image');
+      if (typeof v.listing === 'string') writeOutput(v.listing, new TextEncoder().encode(listing), 'listing');
       return 0;
     },
   },
@@ -265,9 +278,14 @@ function commandHelp(name: string, c: Command): string {
 
 export function main(argv: string[], io: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) }): number {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+  if (name === undefined) {
+    // No command is a usage error: the usage goes to stderr, as the other errors do.
+    io.err(usage());
+    return 2;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
     io.out(usage());
-    return name === undefined ? 2 : 0;
+    return 0;
   }
   const cmd = COMMANDS[name];
   if (!cmd) {
@@ -279,7 +297,9 @@ export function main(argv: string[], io: Io = { out: (s) => process.stdout.write
     try {
       parsed = parseArgs({ args: rest, options: cmd.options, allowPositionals: true, strict: true });
     } catch (e) {
-      throw new UsageError(`${name}: ${(e as Error).message.split('\n')[0]}`);
+      // parseArgs explains how to pass a positional that starts with '-'; the first sentence is the error.
+      const first = (e as Error).message.split('\n')[0]!.replace(/\.( .*)?$/, '');
+      throw new UsageError(`${name}: ${first} (tsvisor ${name} --help lists the flags)`);
     }
     if (parsed.values.help) {
       io.out(commandHelp(name, cmd));

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../hypervisor/cli.ts';
+import { COMMANDS, main } from '../../hypervisor/cli.ts';
 
 const BIN = new URL('../../hypervisor/bin/tsvisor.mjs', import.meta.url).pathname;
 const DEMO = new URL('../../guest-kernel/programs/asm/demo.s', import.meta.url).pathname;
@@ -26,11 +26,17 @@ function expectOneLineError(r: { code: number; err: string }, pattern: RegExp): 
 
 let dir: string;
 let image: string;
+/** A disk for the demo guest: its sector 1 holds a line of text. */
+let disk: string;
+const diskBytes = new Uint8Array(4 * 512);
+diskBytes.set(new TextEncoder().encode('words from sector one\n'), 512);
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'tsvisor-cli-'));
   image = join(dir, 'demo.img');
   expect(cli('asm', DEMO, '-o', image).code).toBe(0);
+  disk = join(dir, 'demo-disk.bin');
+  writeFileSync(disk, diskBytes);
 });
 
 describe('tsvisor run', () => {
@@ -49,15 +55,35 @@ describe('tsvisor run', () => {
     expect(typeof j.hostNs).toBe('number');
   });
 
-  it('gives identical JSON on two runs except for host time', () => {
-    const a = JSON.parse(cli('run', image, '--json').out);
-    const b = JSON.parse(cli('run', image, '--json').out);
+  it('prints hello, reads a sector, takes timer interrupts and shuts down with a code; two runs give identical JSON except host time', () => {
+    const runs = [cli('run', image, '--json', '--disk', disk), cli('run', image, '--json', '--disk', disk)];
+    const [a, b] = runs.map((r) => JSON.parse(r.out));
+    expect(runs.map((r) => r.code)).toEqual([42, 42]);
+    expect(a).toMatchObject({ stop: 'shutdown', exitCode: 42, events: { irq0: 5 }, disk: { sectorsRead: 1, sectorsWritten: 0, errors: 0 } });
+    expect(a.console).toMatch(/^hello from a native tsvisor guest\nsector 1 of the disk: words from sector one\n/);
     expect(a.hostNs).toBeGreaterThan(0);
     expect({ ...a, hostNs: 0 }).toEqual({ ...b, hostNs: 0 });
+    expect(readFileSync(disk)).toEqual(Buffer.from(diskBytes)); // read only: the file is not rewritten
+  });
+
+  it('says so when there is no disk to read, instead of printing what an empty bus returns', () => {
+    const r = cli('run', image);
+    expect(r.out).toContain('no disk to read (run it with --disk FILE)');
+    expect(r.out).not.toContain('\ufffd');
+    expect(r.code).toBe(42);
+  });
+
+  it('exits with the low 8 bits of a 32-bit shutdown code; --json has all 32 bits', () => {
+    const src = join(dir, 'power.s');
+    writeFileSync(src, 'li32 r1, 0xdeadbeef\nout 0xf4, r1\n');
+    expect(cli('asm', src, '-o', join(dir, 'power.img')).code).toBe(0);
+    expect(cli('run', join(dir, 'power.img')).code).toBe(0xef);
+    const j = cli('run', join(dir, 'power.img'), '--json');
+    expect([j.code, JSON.parse(j.out).exitCode]).toEqual([0xef, 0xdeadbeef]);
   });
 
   it('--trace prints interrupts and port accesses with the disassembled instruction', () => {
-    const r = cli('run', image, '--trace');
+    const r = cli('run', image, '--trace', '--disk', disk);
     expect(r.err).toMatch(/irq0/);
     expect(r.err).toMatch(/out .*0x3f8 \(uart\).*out 0x3f8, r2/);
     expect(r.err).toMatch(/in .*0x1f0 \(block\)/);
@@ -153,6 +179,33 @@ describe('bad input gets one clear line and exit code 2', () => {
     expectOneLineError(cli('run', cut), /cut\.img: .*truncated/);
   });
 
+  it('an image cut anywhere after the header, naming the field that runs past the end', () => {
+    const whole = readFileSync(image);
+    const cut = join(dir, 'cut2.img');
+    for (const n of [40, 100, whole.length - 1]) {
+      writeFileSync(cut, whole.subarray(0, n));
+      expectOneLineError(cli('run', cut), /cut2\.img: (header\.segmentCount|segment\[0\]\.fileOffset|header\.symbolsOffset): .*past the end of the file/);
+    }
+  });
+
+  it('a directory where an image should be', () => expectOneLineError(cli('run', dir), /cannot read image '.*': is a directory/));
+
+  it('an output file that cannot be written', () => {
+    expectOneLineError(cli('asm', DEMO, '-o', join(dir, 'no-such-dir', 'x.img')), /cannot write image '.*x\.img': no such directory/);
+    expectOneLineError(cli('asm', DEMO, '-o', dir), /cannot write image '.*': is a directory/);
+  });
+
+  it('a missing output flag, a missing or an extra positional', () => {
+    expectOneLineError(cli('asm', DEMO), /asm: missing -o OUT\.img/);
+    expectOneLineError(cli('run'), /missing image file/);
+    expectOneLineError(cli('run', image, image), /expected one image file, got 2/);
+  });
+
+  it('a flag without its value, or a value for a flag that takes none', () => {
+    expectOneLineError(cli('run', image, '--mode'), /run: Option '--mode <value>' argument missing/);
+    expectOneLineError(cli('run', image, '--json=yes'), /run: Option '--json' does not take an argument/);
+  });
+
   it('a file that is not an image', () => {
     const foreign = join(dir, 'foreign.img');
     writeFileSync(foreign, 'this is a text file, not a guest image\n');
@@ -161,9 +214,17 @@ describe('bad input gets one clear line and exit code 2', () => {
 
   it('an unknown mode', () => expectOneLineError(cli('run', image, '--mode', 'warp'), /--mode: unknown mode 'warp'/));
 
-  it('an unknown flag', () => expectOneLineError(cli('run', image, '--fast'), /run: Unknown option '--fast'/));
+  it('an unknown flag', () => expectOneLineError(cli('run', image, '--fast'), /^tsvisor: run: Unknown option '--fast' \(tsvisor run --help lists the flags\)$/m));
 
-  it('a bad number', () => expectOneLineError(cli('run', image, '--max-instructions', 'lots'), /--max-instructions: expected a positive whole number/));
+  it('a bad number', () => {
+    for (const bad of ['lots', 'abc', '0', '1e3', '1.5', '0x10', '99999999999999999999']) {
+      expectOneLineError(cli('run', image, '--max-instructions', bad), new RegExp(`--max-instructions: expected a positive whole number, got '${bad}'`));
+    }
+    expectOneLineError(cli('run', image, '--max-instructions=-5'), /--max-instructions: expected a positive whole number, got '-5'/);
+    // parseArgs takes a separate `-5` for a flag: it says so, in one line.
+    expectOneLineError(cli('run', image, '--max-instructions', '-5'), /^tsvisor: run: Option '--max-instructions' argument is ambiguous \(/);
+    expectOneLineError(cli('run', image, '--memory', '2048'), /--memory: at most 1024 MiB, got 2048/);
+  });
 
   it('an assembler syntax error, with line and column', () => {
     const bad = join(dir, 'bad.s');
@@ -172,19 +233,35 @@ describe('bad input gets one clear line and exit code 2', () => {
   });
 
   it('an unknown command', () => expectOneLineError(cli('frobnicate'), /unknown command 'frobnicate'/));
+
+  it('no command at all: the usage, on stderr', () => {
+    const r = cli();
+    expect([r.code, r.out]).toEqual([2, '']);
+    expect(r.err).toMatch(/^usage: tsvisor COMMAND/);
+  });
 });
 
 describe('help', () => {
   it('lists every command, and every flag of each command', () => {
-    const top = cli('--help').out;
-    for (const c of ['run', 'asm', 'disasm', 'demo']) expect(top).toContain(c);
-    const run = cli('run', '--help').out;
-    for (const f of ['--mode', '--json', '--trace', '--max-instructions', '--memory', '--disk', '--input', '--cmdline']) expect(run).toContain(f);
+    const top = cli('--help');
+    expect(top.code).toBe(0);
+    const names = Object.keys(COMMANDS);
+    expect(names).toEqual(expect.arrayContaining(['run', 'asm', 'disasm', 'compile', 'demo']));
+    for (const name of names) {
+      expect(top.out).toMatch(new RegExp(`^  ${name} +\\S`, 'm'));
+      const help = cli(name, '--help');
+      expect(help.code, name).toBe(0);
+      // Every flag parseArgs accepts for the command, as the help spells it.
+      for (const [flag, o] of Object.entries(COMMANDS[name]!.options)) {
+        expect(help.out, `${name} --${flag}`).toMatch(new RegExp(`^  ${o.short ? `-${o.short}, ` : ''}--${flag}\\b`, 'm'));
+      }
+    }
   });
 });
 
 describe('the installed executable', () => {
-  it('runs through the bin launcher and reports errors without a stack trace', () => {
+  // A child process loads TypeScript through tsx: seconds on a busy machine, hence the limit.
+  it('runs through the bin launcher and reports errors without a stack trace', { timeout: 120_000 }, () => {
     const ok = spawnSync(process.execPath, [BIN, 'run', image, '--json'], { encoding: 'utf8' });
     expect(ok.status).toBe(42);
     expect(JSON.parse(ok.stdout).exitCode).toBe(42);

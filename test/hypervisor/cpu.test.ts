@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Cr, FLAG_IF, OPCODES, Vector } from '../../abi/isa.ts';
 import { Stop } from '../../hypervisor/machine/cpu.ts';
-import { exec, regsAfter } from './harness.ts';
+import { asm, exec, regsAfter } from './harness.ts';
 
 const u = (n: number): number => n >>> 0;
 
@@ -113,10 +113,15 @@ const SEMANTICS: Record<string, () => void> = {
     const sp = o.m.cpu.regs[15]!;
     expect(sp).toBe((1 << 20) - 4);
     expect(o.m.mem.i32[sp >>> 2]).toBe(77);
+    // A misaligned stack faults, and sp is left as it was.
+    const bad = exec('li r15, 0x2002\npush r1\nbrk');
+    expect([bad.vector, bad.m.cpu.regs[15]]).toEqual([Vector.AlignmentCheck, 0x2002]);
   },
   pop: () => {
     const r = regsAfter('li r1, 77\npush r1\npop r2\nbrk');
     expect([r[2], r[15]]).toEqual([77, 1 << 20]);
+    const bad = exec('li r15, 0x2002\npop r1\nbrk');
+    expect([bad.vector, bad.m.cpu.regs[15]]).toEqual([Vector.AlignmentCheck, 0x2002]);
   },
   beq: () => expect(regsAfter('li r1, 1\nli r2, 1\nli r3, 0\nbeq r1, r2, t\nli r3, 9\nt: brk')[3]).toBe(0),
   bne: () => expect(regsAfter('li r1, 1\nli r2, 1\nli r3, 0\nbne r1, r2, t\nli r3, 9\nt: brk')[3]).toBe(9),
@@ -165,17 +170,26 @@ const SEMANTICS: Record<string, () => void> = {
     expect(exec('pushf\nbrk', { cpl3: true }).m.mem.i32[((1 << 20) - 4) >>> 2]).toBe(3 << 4); // reveals CPL 3
   },
   popf: () => {
-    expect(exec(`li r1, ${FLAG_IF}\npush r1\npopf\nbrk`).m.cpu.iflag).toBe(true);
+    const set = exec(`li r1, ${FLAG_IF}\npush r1\npopf\nbrk`);
+    expect([set.m.cpu.iflag, set.m.cpu.regs[15]]).toEqual([true, 1 << 20]); // IF set, the word popped
+    // Clearing works too, and the CPL field of the popped word is ignored (only IRET changes it).
+    expect([exec(`sti\nli r1, ${3 << 4}\npush r1\npopf\nbrk`).m.cpu.iflag, exec(`li r1, ${3 << 4}\npush r1\npopf\nbrk`).m.cpu.cpl]).toEqual([false, 0]);
   },
   in: () => expect(u(regsAfter('in r1, 0x3fd\nbrk')[1]!)).toBe(0x20), // UART: transmitter empty
   out: () => expect(new TextDecoder().decode(exec("li r1, 'A'\nout 0x3f8, r1\nbrk").m.uart.output())).toBe('A'),
   inr: () => expect(regsAfter('li r2, 0x3fd\ninr r1, r2\nbrk')[1]).toBe(0x20),
   outr: () => expect(new TextDecoder().decode(exec("li r2, 0x3f8\nli r1, 'B'\noutr r2, r1\nbrk").m.uart.output())).toBe('B'),
-  mfcr: () => expect(regsAfter('nop\nnop\nmfcr r1, time\nbrk')[1]).toBe(2),
+  mfcr: () => {
+    expect(regsAfter('nop\nnop\nmfcr r1, time\nbrk')[1]).toBe(2);
+    expect(regsAfter('li r1, 0x2000\nmtcr vbar, r1\nmfcr r2, vbar\nbrk')[2]).toBe(0x2000);
+    expect(exec('mfcr r1, 9\nbrk').vector).toBe(Vector.GeneralProtection); // no such control register
+  },
   mtcr: () => {
     expect(regsAfter('li r1, 0x1234\nmtcr scratch, r1\nmfcr r2, scratch\nbrk')[2]).toBe(0x1234);
     expect(exec('li r1, 1\nmtcr time, r1\nbrk').vector).toBe(Vector.GeneralProtection); // read-only
     expect(exec('li r1, 0x123\nmtcr ptbr, r1\nbrk').vector).toBe(Vector.GeneralProtection); // not page-aligned
+    expect(exec('li r1, 2\nmtcr ctrl, r1\nbrk').vector).toBe(Vector.GeneralProtection); // reserved bit
+    expect(exec('li r1, 1\nmtcr 9, r1\nbrk').vector).toBe(Vector.GeneralProtection); // no such register
   },
   cli: () => expect(exec(`sti\ncli\nbrk`).m.cpu.iflag).toBe(false),
   sti: () => expect(exec(`sti\nbrk`).m.cpu.iflag).toBe(true),
@@ -258,9 +272,95 @@ describe('privilege', () => {
     expect(user.m.cpu.iflag).toBe(false);
   });
 
+  it('cli at privilege 3 leaves an enabled IF enabled', () => {
+    // The loop above starts with IF clear, where a cli that ran would not show.
+    const o = exec('cli\nbrk', { cpl3: true, setup: (m) => void (m.cpu.iflag = true) });
+    expect([o.vector, o.m.cpu.iflag]).toEqual([Vector.GeneralProtection, true]);
+  });
+
+  it('a privileged instruction traps at privilege 3 even when the CPU intercepts nothing', () => {
+    // Delivered through the guest's own vector table: the kernel's #GP handler runs at privilege 0.
+    const src = `
+      la r1, table
+      mtcr vbar, r1
+      la r2, gp
+      stw r2, [r1+${Vector.GeneralProtection * 4}]
+      li r1, 0x8000
+      mtcr ksp, r1
+      la r1, user
+      li r2, 0x7000
+      push r2
+      li r2, ${3 << 4}
+      push r2
+      push r1
+      iret
+    user:
+      hlt
+    gp:
+      mfcr r5, cause
+      brk
+      .align 4
+    table: .space 1024`;
+    const o = exec(src, { setup: (m) => void (m.cpu.interceptVectors = 1 << Vector.Breakpoint) });
+    expect(o.vector).toBe(Vector.Breakpoint);
+    expect([o.m.cpu.cpl, o.m.cpu.regs[5]]).toEqual([0, Vector.GeneralProtection]);
+    // The frame on the kernel stack: the faulting hlt, FLAGS with CPL 3, the user's sp.
+    const frame = Array.from(o.m.mem.i32.subarray((0x8000 - 12) >>> 2, 0x8000 >>> 2));
+    expect(frame).toEqual([asm(src).symbols!.user, 3 << 4, 0x7000]);
+    expect(o.m.cpu.vectorCounts[Vector.GeneralProtection]).toBe(1);
+  });
+
   it('pushf at privilege 3 reads privileged state without trapping', () => {
     const o = exec('pushf\npop r1\nbrk', { cpl3: true });
     expect(o.vector).toBe(Vector.Breakpoint);
     expect((o.m.cpu.regs[1]! >> 4) & 3).toBe(3);
+  });
+});
+
+describe('system calls', () => {
+  it('SYSCALL from privilege 3 enters the kernel on the ksp stack, and SYSRET returns to the caller', () => {
+    const src = `
+      la r1, table
+      mtcr vbar, r1
+      la r2, kernel
+      stw r2, [r1+${Vector.Syscall * 4}]
+      li r1, 0x8000
+      mtcr ksp, r1
+      la r1, user
+      li r2, 0x7000
+      push r2
+      li r2, ${FLAG_IF | (3 << 4)}
+      push r2
+      push r1
+      iret                      ; to privilege 3, IF set, sp 0x7000
+    user:
+      li r1, 20
+      syscall
+    after:
+      addi r1, r1, 1            ; back at privilege 3 with the kernel's result in r1
+      brk
+    kernel:
+      pushf
+      pop r6                    ; FLAGS inside the kernel: privilege 0, IF clear
+      mov r7, sp                ; the kernel stack, below the trap frame
+      addi r1, r1, 100
+      sysret
+      .align 4
+    table: .space 1024`;
+    const o = exec(src);
+    const cpu = o.m.cpu;
+    expect(o.vector).toBe(Vector.Breakpoint);
+    expect(cpu.regs[1]).toBe(121);
+    expect([cpu.regs[6], cpu.regs[7]]).toEqual([0, 0x8000 - 12]);
+    expect([cpu.cpl, cpu.iflag, cpu.regs[15]]).toEqual([3, true, 0x7000]);
+    expect(cpu.vectorCounts[Vector.Syscall]).toBe(1);
+    // The trap frame SYSCALL pushed: the resume address, the user's FLAGS, the user's sp.
+    const frame = Array.from(o.m.mem.i32.subarray((0x8000 - 12) >>> 2, 0x8000 >>> 2));
+    expect(frame).toEqual([asm(src).symbols!.after, FLAG_IF | (3 << 4), 0x7000]);
+  });
+
+  it('IRET refuses a frame whose privilege is neither 0 nor 3', () => {
+    const o = exec(`la r1, t\nli r2, 0x8000\npush r2\nli r2, ${1 << 4}\npush r2\npush r1\niret\nt: brk`);
+    expect([o.vector, o.m.cpu.cpl]).toEqual([Vector.GeneralProtection, 0]);
   });
 });

@@ -124,6 +124,53 @@ describe('paging', () => {
     expect([o.m.cpu.regs[2], o.m.cpu.regs[3]]).toEqual([111, 222]);
   });
 
+  it('INVLPG drops the stale translation for writes too', () => {
+    // Two stores: the first walks, sets D and fills the write side of the TLB; after the remap,
+    // a store that still hit that entry would land in frame A.
+    const o = exec(`${PAGING_ON}li r2, 1\nstw r2, [r9]\n${REMAP}invlpg r9\nli r2, 2\nstw r2, [r9]\nbrk`, { setup: (m) => pageTables(m) });
+    expect(o.vector).toBe(Vector.Breakpoint);
+    expect([o.m.mem.i32[FRAME_A >>> 2], o.m.mem.i32[FRAME_B >>> 2]]).toEqual([1, 2]);
+  });
+
+  it('INVLPG at privilege 0 also drops the translation privilege 3 cached', () => {
+    // The user reads VA (filling the privilege-3 TLB set), a syscall enters the kernel, which
+    // remaps VA and invalidates it; back in user mode the read must see the new frame.
+    const src = `
+      ${PAGING_ON}
+      la r1, table
+      mtcr vbar, r1
+      la r2, kernel
+      stw r2, [r1+${Vector.Syscall * 4}]
+      li r1, 0x8000
+      mtcr ksp, r1
+      la r1, user
+      li r2, 0x7000
+      push r2
+      li r2, ${3 << 4}
+      push r2
+      push r1
+      iret
+    user:
+      ldw r2, [r9]
+      syscall
+      ldw r3, [r9]
+      brk
+    kernel:
+      ${REMAP}
+      invlpg r9
+      sysret
+      .align 4
+    table: .space 1024`;
+    const o = exec(src, { setup: (m) => pageTables(m) });
+    expect(o.vector).toBe(Vector.Breakpoint);
+    expect([o.m.cpu.cpl, o.m.cpu.regs[2], o.m.cpu.regs[3]]).toEqual([3, 111, 222]);
+  });
+
+  it('turning paging off and on again flushes the TLB', () => {
+    const o = exec(`${PAGING_ON}ldw r2, [r9]\nli r1, 0\nmtcr ctrl, r1\n${REMAP}li r1, 1\nmtcr ctrl, r1\nldw r3, [r9]\nbrk`, { setup: (m) => pageTables(m) });
+    expect([o.m.cpu.regs[2], o.m.cpu.regs[3]]).toEqual([111, 222]);
+  });
+
   it('a page-table-base write flushes the TLB', () => {
     const o = exec(`${PAGING_ON}ldw r2, [r9]\n${REMAP}li r1, ${PD}\nmtcr ptbr, r1\nldw r3, [r9]\nbrk`, { setup: (m) => pageTables(m) });
     expect([o.m.cpu.regs[2], o.m.cpu.regs[3]]).toEqual([111, 222]);

@@ -1,6 +1,7 @@
 ; demo.s: the native guest that `npm start` boots. It shows the bare machine's devices:
-; prints over the UART, reads sector 1 of the block device and prints it, installs a vector
-; table, takes timer interrupts while idling in HLT, and powers off with a code.
+; prints over the UART, reads sector 1 of the block device and prints it (or says there is no
+; disk when the device refuses the read), installs a vector table, takes timer interrupts while
+; idling in HLT, and powers off with a code.
 ; Port numbers are those of abi/platform.ts.
 
 .equ UART_DATA, 0x3f8
@@ -12,6 +13,7 @@
 .equ BLK_SECTOR, 0x1f3
 .equ BLK_COMMAND, 0x1f7
 .equ BLK_CMD_READ, 0x20
+.equ BLK_STATUS_ERROR, 0x80
 .equ POWER, 0xf4
 .equ TICKS_WANTED, 5
 .equ EXIT_CODE, 42
@@ -26,6 +28,16 @@ start:
         out     BLK_COUNT, r1
         li      r1, BLK_CMD_READ
         out     BLK_COMMAND, r1
+        ; with no disk (or one shorter than two sectors) the device refuses the command: say so
+        ; rather than print the all-ones words the data port then returns
+        in      r4, BLK_COMMAND
+        andi    r4, r4, BLK_STATUS_ERROR
+        li      r5, 0
+        beq     r4, r5, read_ok
+        la      r1, no_disk
+        call    puts
+        jmp     vectors_setup
+read_ok:
         la      r2, sector
         li      r3, 128
 read:   in      r4, BLK_DATA
@@ -40,6 +52,7 @@ read:   in      r4, BLK_DATA
         call    puts
 
         ; vector table: every vector to `unexpected`, then the timer line (vector 32)
+vectors_setup:
         la      r1, vectors
         mtcr    vbar, r1
         la      r2, unexpected
@@ -102,6 +115,7 @@ unexpected:
 
 hello:      .asciz "hello from a native tsvisor guest\n"
 from_disk:  .asciz "sector 1 of the disk: "
+no_disk:    .asciz "no disk to read (run it with --disk FILE)\n"
 ticked:     .asciz "took 5 timer interrupts in HLT; powering off with code 42\n"
 oops:       .asciz "unexpected exception\n"
             .align 4
