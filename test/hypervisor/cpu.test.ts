@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { Cr, FLAG_IF, OPCODES, Vector } from '../../abi/isa.ts';
-import { Stop } from '../../hypervisor/machine/cpu.ts';
+import { Cr, FLAG_IF, OPCODES, PAGE_MASK, REG_SP, Vector } from '../../abi/isa.ts';
+import { HOT_CONSTANTS, Stop } from '../../hypervisor/machine/cpu.ts';
+import { TLB_MASK } from '../../hypervisor/machine/mmu.ts';
 import { asm, exec, regsAfter } from './harness.ts';
 
 const u = (n: number): number => n >>> 0;
@@ -216,6 +217,10 @@ const SEMANTICS: Record<string, () => void> = {
 };
 
 describe('instruction semantics', () => {
+  it("uses the ISA's and the MMU's values for the literals copied into the hot loop", () => {
+    expect(HOT_CONSTANTS).toEqual({ OFFSET_MASK: PAGE_MASK, SP: REG_SP, TLB_INDEX_MASK: TLB_MASK });
+  });
+
   it('has a semantic test for every opcode in the ISA table', () => {
     expect(OPCODES.map((o) => o.mnemonic).filter((m) => !(m in SEMANTICS))).toEqual([]);
   });
