@@ -104,51 +104,58 @@ export interface ExitStats {
   hostNs: number;
 }
 
-/** Exits of one reason timed one by one before sampling starts, and the sampling period after. */
-const TIMED_FIRST = 128;
-const SAMPLE_MASK = 7;
+/** Exits timed one by one before sampling starts, over all reasons. */
+const TIMED_FIRST = 1024;
+/** After that, one exit in SAMPLE_RATE is timed (a power of two), and counts SAMPLE_RATE times. */
+const SAMPLE_RATE = 8;
+/** begin()'s token for an exit that is not timed. */
+const UNTIMED = -1;
 
 /**
- * Exit counters of one run, by reason. Host time: reading the clock costs 50-100 ns on the
- * machines this runs on, as much as a cheap exit, so each reason's first 128 exits are timed one
- * by one and after that one in eight, scaled by eight. Counts and cycles are exact.
+ * Exit counters of one run, by reason. Counts and cycles are exact. Host time: reading the clock
+ * costs 50-100 ns on the machines this runs on, as much as a cheap exit, so after the first 1,024
+ * exits one in eight is timed and weighted by eight.
+ *
+ * Which exits are timed is decided before the reason is known (a page fault becomes a hidden
+ * fill, a guest fault or a ptemod only once handled) and must not depend on the reason or on the
+ * exit's place in a loop: a per-reason counter, or a fixed period, would time every ptemod or
+ * none of them when a guest alternates two kinds of exit. So the choice is a pseudo-random draw,
+ * the same for every reason, which makes each reason's weighted sum an unbiased estimate. Exits
+ * nest (hw injects an event whose delivery meets an EPT violation), so the weight travels in the
+ * token: t >= 0 is a clock reading timed with weight 1, t <= -2 is -2 - clock with SAMPLE_RATE.
  */
 export class ExitCounters {
   readonly count = new Float64Array(EXIT_REASONS.length);
   readonly hostNs = new Float64Array(EXIT_REASONS.length);
   private readonly cycles: Float64Array;
-  private weight = 1;
+  private begun = 0;
+  /** xorshift32 state: a fixed seed, so the same run samples the same exits. */
+  private seed = 0x2545f491;
 
   constructor(readonly mode: VmmMode) {
     this.cycles = Float64Array.from(EXIT_REASONS, (r) => costOf(`${mode}.${r}`)?.cycles ?? 0);
   }
 
-  /**
-   * An exit (probably of reason `e`) begins: the time to pass to add(), or -1 when this one is
-   * not timed.
-   */
-  begin(e: Exit): number {
-    const n = this.count[e]!;
-    if (n < TIMED_FIRST) {
-      this.weight = 1;
+  /** An exit begins: the token to pass to add(). */
+  begin(): number {
+    if (this.begun < TIMED_FIRST) {
+      this.begun++;
       return performance.now();
     }
-    if ((n & SAMPLE_MASK) !== 0) return -1;
-    this.weight = SAMPLE_MASK + 1;
-    return performance.now();
+    let s = this.seed;
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    this.seed = s;
+    if ((s & (SAMPLE_RATE - 1)) !== 0) return UNTIMED;
+    return -2 - performance.now();
   }
 
-  /** Count one exit of reason `e`, begun at `t0` (from begin()). */
-  add(e: Exit, t0: number): void {
+  /** Count one exit of reason `e`, whose handling began with `token` (from begin()). */
+  add(e: Exit, token: number): void {
     this.count[e]! += 1;
-    if (t0 >= 0) this.hostNs[e]! += (performance.now() - t0) * 1e6 * this.weight;
-  }
-
-  /** Modelled cycles of every exit counted so far. */
-  totalCycles(): number {
-    let sum = 0;
-    this.count.forEach((n, i) => (sum += n * this.cycles[i]!));
-    return sum;
+    if (token >= 0) this.hostNs[e]! += (performance.now() - token) * 1e6;
+    else if (token !== UNTIMED) this.hostNs[e]! += (performance.now() + 2 + token) * 1e6 * SAMPLE_RATE;
   }
 
   /** The reasons that occurred, in EXIT_REASONS order. */

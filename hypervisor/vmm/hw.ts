@@ -84,13 +84,13 @@ export class HwMachine extends Monitor {
 
   protected handleExit(): Outcome {
     const x = this.cpu.exit;
-    if (x.kind === ExitKind.Nested) return this.nestedFault(this.exits.begin(Exit.EptViolation));
+    if (x.kind === ExitKind.Nested) return this.nestedFault(this.exits.begin());
     if (x.kind !== ExitKind.Instruction) {
       throw new Error(`vmm: unexpected exit kind ${x.kind} (vector ${x.vector}) in hw mode (host bug)`);
     }
     const insn = x.insn;
     const e = INSN_EXIT[insn & 0xff]! as Exit;
-    const t0 = this.exits.begin(e);
+    const t0 = this.exits.begin();
     const cpu = this.cpu;
     const pc = x.pc;
     const a = cpu.regs[(insn >>> 12) & 15]!;
@@ -111,7 +111,7 @@ export class HwMachine extends Monitor {
   }
 
   protected injectInterrupt(vector: number): Outcome {
-    const t0 = this.exits.begin(Exit.Interrupt);
+    const t0 = this.exits.begin();
     const pc = this.cpu.pc;
     if (this.tracing) this.traceExit(Exit.Interrupt, pc, null, { vector: vectorName(vector) });
     const out = this.inject(vector, 0);
@@ -144,7 +144,7 @@ export class HwMachine extends Monitor {
     const cpu = this.cpu;
     const stop = cpu.interrupt(vector, err);
     if (stop === Stop.TripleFault) return this.cpuTripleFault();
-    if (stop === Stop.Exit) return this.nestedFault(this.exits.begin(Exit.EptViolation));
+    if (stop === Stop.Exit) return this.nestedFault(this.exits.begin());
     return Outcome.Resume;
   }
 }

@@ -129,19 +129,19 @@ export class TrapMachine extends Monitor {
     const vector = x.vector;
     switch (vector) {
       case Vector.PageFault:
-        return this.pageFault(this.exits.begin(Exit.ShadowFill));
+        return this.pageFault(this.exits.begin());
       case Vector.GeneralProtection:
         return this.generalProtection();
       case Vector.Syscall: {
         // A trap: x.pc is the resume address, after the instruction.
-        const t0 = this.exits.begin(Exit.Syscall);
+        const t0 = this.exits.begin();
         const out = this.reflect(Vector.Syscall, 0, x.pc);
         this.exits.add(Exit.Syscall, t0);
         if (this.tracing) this.traceExit(Exit.Syscall, (x.pc - 4) | 0, null, { nr: this.cpu.regs[0]! });
         return out;
       }
       default: {
-        const t0 = this.exits.begin(Exit.Exception);
+        const t0 = this.exits.begin();
         const err = x.err;
         const resume = x.pc;
         // #UD from HYPERCALL is the 'hypercall' exit of a native guest: the bare machine has no hypervisor.
@@ -149,14 +149,17 @@ export class TrapMachine extends Monitor {
         const out = this.reflect(vector, err, resume);
         const e = hc ? Exit.Hypercall : Exit.Exception;
         this.exits.add(e, t0);
-        if (this.tracing) this.traceExit(e, vector === Vector.Breakpoint ? (resume - 4) | 0 : resume, null, { vector: vectorName(vector), err });
+        if (this.tracing) {
+          const qual: Record<string, number | string> = hc ? { nr: this.cpu.regs[0]!, vector: vectorName(vector) } : { vector: vectorName(vector), err };
+          this.traceExit(e, vector === Vector.Breakpoint ? (resume - 4) | 0 : resume, null, qual);
+        }
         return out;
       }
     }
   }
 
   protected injectInterrupt(vector: number): Outcome {
-    const t0 = this.exits.begin(Exit.Interrupt);
+    const t0 = this.exits.begin();
     const pc = this.cpu.pc;
     const out = this.reflect(vector, 0, pc);
     this.exits.add(Exit.Interrupt, t0);
@@ -170,7 +173,7 @@ export class TrapMachine extends Monitor {
     const pc = cpu.exit.pc;
     const insn = (pc & 3) === 0 ? this.peekGuestWord(pc) : undefined;
     if (insn === undefined || CLASS_TABLE[insn & 0xff] !== ClassCode.Privileged || this.vcpl !== 0) {
-      const t0 = this.exits.begin(Exit.Exception);
+      const t0 = this.exits.begin();
       const err = cpu.exit.err;
       const out = this.reflect(Vector.GeneralProtection, err, pc);
       this.exits.add(Exit.Exception, t0);
@@ -178,7 +181,7 @@ export class TrapMachine extends Monitor {
       return out;
     }
     const e = INSN_EXIT[insn & 0xff]! as Exit;
-    const t0 = this.exits.begin(e);
+    const t0 = this.exits.begin();
     const regs = cpu.regs;
     const a = regs[(insn >>> 12) & 15]!;
     const d = regs[(insn >>> 8) & 15]!;
