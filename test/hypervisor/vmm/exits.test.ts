@@ -184,7 +184,7 @@ const CASES: Case[] = [
     reason: 'hypercall',
     modes: ['trap', 'hw'],
     src: `${vectors({ 6: 'ud' })}li r0, 17\na: hypercall\nout 0xf4, r0\nud: mfcr r5, cause\nldw r6, [sp]\nout 0xf4, r0${VEC}`,
-    at: { a: {} },
+    at: { a: { nr: 17 } },
     check: (s) => expect(s.regs[5]).toBe(6),
   },
   {
@@ -225,7 +225,7 @@ const CASES: Case[] = [
     reason: 'shadow-fill',
     modes: ['trap'],
     src: `la r1, far\na: ldw r2, [r1]\nli r3, 7\nla r4, far2\nb: stw r3, [r4]\nout 0xf4, r2\n.align 4096\nfar: .word 0x77\n.align 4096\nfar2: .word 0`,
-    at: { a: { access: 'read' }, b: { access: 'write' } },
+    at: { a: { access: 'read', addr: '0x2000', gpa: '0x2000' }, b: { access: 'write', addr: '0x3000', gpa: '0x3000' } },
     check: (s) => expect(s.regs[2]).toBe(0x77),
   },
   {
@@ -240,7 +240,7 @@ const CASES: Case[] = [
     reason: 'ept-violation',
     modes: ['hw'],
     src: `la r1, far\na: ldw r2, [r1]\nout 0xf4, r2\n.align 4096\nfar: .word 0x77`,
-    at: { a: { access: 'read' } },
+    at: { a: { access: 'read', gpa: '0x2000', gva: '0x2000' } },
     check: (s) => expect(s.regs[2]).toBe(0x77),
   },
   {
@@ -248,7 +248,7 @@ const CASES: Case[] = [
     reason: 'ept-violation',
     modes: ['hw'],
     src: `${vectors({ 3: 'bp' })}li sp, 0x60000\nnop\na: brk\nbp: ldw r6, [sp]\nmfcr r5, cause\nout 0xf4, r0${VEC}`,
-    at: { '*': { access: 'write', delivering: 'breakpoint' } },
+    at: { '*': { access: 'write', delivering: 'breakpoint', gpa: '0x5fffc', gva: '0x5fffc' } },
     check: (s) => expect(s.regs[5]).toBe(3),
   },
   {
@@ -262,8 +262,11 @@ const CASES: Case[] = [
   },
 ];
 
+/** Instruction exits that every case below takes in the guest kernel (iret and sysret leave it). */
+const KERNEL_INSN_EXITS = new Set<ExitReason>(['io-in', 'io-out', 'cr-read', 'cr-write', 'cli', 'sti', 'hlt', 'invlpg', 'pushf', 'popf', 'hypercall']);
+
 /** Run the bare machine and the monitor; return both final states and the monitor's exits. */
-function runBoth(c: Case, mode: VmmTestMode): { native: Final; vm: Final; exits: VmExitEvent[]; symbols: Record<string, number> } {
+function runBoth(c: Case, mode: VmmTestMode): { native: Final; vm: Final; exits: VmExitEvent[]; cpls: number[]; symbols: Record<string, number> } {
   const image = asm(c.src);
   const n = new NativeMachine({ memoryBytes: MEM });
   n.load(image);
@@ -276,7 +279,7 @@ function runBoth(c: Case, mode: VmmTestMode): { native: Final; vm: Final; exits:
     console: new TextDecoder().decode(n.uart.output()),
     stop: nr.stop,
   };
-  const { m, exits } = monitor(mode, image, { memoryBytes: MEM });
+  const { m, exits, cpls } = monitor(mode, image, { memoryBytes: MEM });
   const r = m.run(100_000);
   const v = m.virtualCpu();
   const vm: Final = {
@@ -288,15 +291,19 @@ function runBoth(c: Case, mode: VmmTestMode): { native: Final; vm: Final; exits:
     stop: r.stop,
   };
   expect(m.audit()).toEqual([]);
-  return { native, vm, exits, symbols: image.symbols ?? {} };
+  return { native, vm, exits, cpls, symbols: image.symbols ?? {} };
 }
 
 describe('exit reasons', () => {
   for (const c of CASES) {
     for (const mode of c.modes) {
       it(`${mode} ${c.reason}: ${c.name}`, () => {
-        const { native, vm, exits, symbols } = runBoth(c, mode);
+        const { native, vm, exits, cpls, symbols } = runBoth(c, mode);
         expect(vm.stop).toBe('shutdown');
+        // trap deprivileges the guest kernel: the real CPU is at privilege 3 at every exit. hw
+        // runs it at its own privilege 0: these instructions, run by the kernel, exit from 0.
+        if (mode === 'trap') expect(new Set(cpls)).toEqual(new Set([3]));
+        else if (KERNEL_INSN_EXITS.has(c.reason)) expect(cpls.filter((_, i) => exits[i]!.reason === c.reason)).not.toContain(3);
         expect(vm).toEqual(native); // the guest sees the bare machine's result
         for (const [label, qual] of Object.entries(c.at)) {
           const pc = label === '*' ? undefined : symbols[label]!;
@@ -315,6 +322,11 @@ describe('exit reasons', () => {
       const tested = new Set(CASES.filter((c) => c.modes.includes(mode)).map((c) => c.reason));
       expect(MODE_EXIT_REASONS[mode].filter((r) => !tested.has(r))).toEqual([]);
     }
+  });
+
+  it('every reason in exits.ts is produced by some mode', () => {
+    const produced = new Set([...MODE_EXIT_REASONS.trap, ...MODE_EXIT_REASONS.hw]);
+    expect(EXIT_REASONS.filter((r) => !produced.has(r))).toEqual([]);
   });
 
   it('has a cost with a source for every reason of every mode, and every reason is known', () => {

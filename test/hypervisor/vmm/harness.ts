@@ -83,21 +83,28 @@ export function expectSameInEveryMode(image: GuestImage, opts: Parameters<typeof
   return out;
 }
 
-/** A monitor with a tracer that collects exits (and delivered vectors), for one image. */
-export function monitor(mode: VmmTestMode, image: GuestImage, opts: MachineOptions = {}): { m: Monitor; exits: VmExitEvent[]; vectors: number[] } {
+/**
+ * A monitor with a tracer that collects exits (and delivered vectors), for one image; `cpls[i]` is
+ * the real CPU's privilege when exit i was reported.
+ */
+export function monitor(mode: VmmTestMode, image: GuestImage, opts: MachineOptions = {}): { m: Monitor; exits: VmExitEvent[]; cpls: number[]; vectors: number[] } {
   const exits: VmExitEvent[] = [];
+  const cpls: number[] = [];
   const vectors: number[] = [];
   const tracer: CpuTracer = {
     exception: (_cpu: Cpu, v: number) => void vectors.push(v),
     portIn: () => {},
     portOut: () => {},
-    vmexit: (_cpu, e) => void exits.push(e),
+    vmexit: (cpu, e) => {
+      exits.push(e);
+      cpls.push(cpu.cpl);
+    },
   };
   const full = { memoryBytes: 1 << 20, ...opts, tracer };
   const m = mode === 'trap' ? new TrapMachine(full) : new HwMachine(full);
   const err = m.load(image);
   if (err) throw new Error(err);
-  return { m, exits, vectors };
+  return { m, exits, cpls, vectors };
 }
 
 /** Exit counts by reason of a result. */
