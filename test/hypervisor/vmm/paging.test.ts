@@ -6,6 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { PTE_P, PTE_U, PTE_W } from '../../../abi/isa.ts';
+import { Exit } from '../../../hypervisor/vmm/exits.ts';
+import type { HwMachine } from '../../../hypervisor/vmm/hw.ts';
 import { TrapMachine } from '../../../hypervisor/vmm/trap.ts';
 import { asm, exitCounts, expectSameInEveryMode, monitor, program, runMode } from './harness.ts';
 
@@ -57,7 +59,7 @@ describe('paging.s: remap, permissions, demand paging, two address spaces, a use
  * the guest switches through them three times, reads and writes VA in each, and powers off with
  * the sum. Each switch is a PTBR write; under trap each space has its own shadow.
  */
-function manySpaces(n: number): string {
+function manySpaces(n: number, rounds = 3): string {
   return `
     li sp, 0x7f000
     li r1, 0x10000               ; kernel table: identity map of 1 MiB
@@ -94,7 +96,7 @@ function manySpaces(n: number): string {
     li r1, 1
     mtcr ctrl, r1
     li r13, 0                    ; sum
-    li r14, 3                    ; rounds
+    li r14, ${rounds}                    ; rounds
     lui r2, 0x40                 ; VA
   round:
     li r6, 0
@@ -123,6 +125,32 @@ describe('many address spaces', () => {
     const r = expectSameInEveryMode(image, { memoryBytes: 1 << 20 });
     expect(r.native!.stop).toBe('shutdown');
     expect(exitCounts(r.trap!)['cr-write']).toBe(2 + 3 * 30 + 1);
+  });
+
+  it('trap: a PTBR write switches to the space\'s cached shadow; only the first round fills', () => {
+    const one = exitCounts(runMode(asm(manySpaces(30, 1)), 'trap', { memoryBytes: 1 << 20 }).result);
+    const three = exitCounts(runMode(asm(manySpaces(30, 3)), 'trap', { memoryBytes: 1 << 20 }).result);
+    expect(three['cr-write']! - one['cr-write']!).toBe(2 * 30);
+    expect(one['shadow-fill']).toBeGreaterThan(30); // each space's VA page, at least
+    expect(three['shadow-fill']).toBe(one['shadow-fill']);
+  });
+
+  it('hw: guest PTBR writes flush the guest TLB but not the nested TLB or the second level', () => {
+    const walks = (rounds: number): { ept: number; guestWalks: number; nestedWalks: number; mapped: number } => {
+      const { m } = monitor('hw', asm(manySpaces(30, rounds)), { memoryBytes: 1 << 20 });
+      expect(m.run(10_000_000).stop).toBe('shutdown');
+      const hw = m as HwMachine;
+      return { ept: m.exits.count[Exit.EptViolation]!, guestWalks: hw.cpu.mmu.walks, nestedWalks: hw.cpu.mmu.nestedWalks, mapped: hw.nested.mapped };
+    };
+    const one = walks(1);
+    const three = walks(3);
+    // Every space switch makes the guest walk its tables again...
+    expect(three.guestWalks).toBeGreaterThan(one.guestWalks + 2 * 30);
+    // ...but with 1 MiB of guest RAM every guest frame has its own nested TLB slot, and nothing the
+    // guest does empties them: the second level is walked once per frame mapped, never again.
+    expect(three.ept).toBe(one.ept);
+    expect(three.mapped).toBe(one.mapped);
+    expect(three.nestedWalks).toBe(three.mapped);
   });
 
   it('a shadow pool too small for them is dropped and rebuilt, and the guest does not notice', () => {
