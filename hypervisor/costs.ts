@@ -35,7 +35,7 @@ const KVM_EXIT = 1100;
 export const COSTS = {
   instruction: {
     cycles: 1,
-    source: 'model: one cycle per retired guest instruction (an in-order pipeline at IPC 1); A&A measure call/ret at 11 cycles for the pair on a Pentium 4, the same order',
+    source: 'model, not a measurement: one cycle per retired guest instruction (IPC 1). Real CPIs vary: A&A measure a call/ret pair at 11 cycles on a Pentium 4',
   },
 
   // --- trap: trap-and-emulate, shadow paging (software VMM, Pentium 4 era) ----------------------
