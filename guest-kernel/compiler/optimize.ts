@@ -7,7 +7,8 @@
  *   immediate-form selection (`addi`, `shli`, ...), common subexpressions, and no redundant loads or
  *   stores of the same slot (store-to-load forwarding, dead-store removal) within the block;
  * - eliminateDeadCode: drop pure instructions whose results are never used;
- * - hoistLoopConstants: move `li`/`la` out of loops into a preheader.
+ * - hoistLoopConstants: move `li`/`la` out of loops into a preheader;
+ * - then induction variables (induction.ts): array indexing strength-reduced to pointers.
  */
 import { blockMap, dominates, dominators, liveness, naturalLoops, predecessors, reversePostorder } from './cfg.ts';
 import {
@@ -30,6 +31,7 @@ import {
   successors,
   termUses,
 } from './ir.ts';
+import { reduceInductionVariables } from './induction.ts';
 import { assertNever } from './types.ts';
 
 export function optimizeFunction(fn: IrFunction): void {
@@ -40,6 +42,10 @@ export function optimizeFunction(fn: IrFunction): void {
   eliminateDeadCode(fn);
   hoistLoopConstants(fn);
   eliminateDeadCode(fn);
+  if (reduceInductionVariables(fn)) {
+    valueNumbering(fn);
+    eliminateDeadCode(fn);
+  }
   simplifyCfg(fn);
   splitAtEntryBranch(fn);
   layoutBlocks(fn);
@@ -736,7 +742,7 @@ function hoistFrom(fn: IrFunction, header: BlockId, body: Set<BlockId>): void {
 }
 
 /** The block through which every entry into the loop passes, created if need be (placed before the header). */
-function preheader(fn: IrFunction, header: BlockId, body: Set<BlockId>): Block {
+export function preheader(fn: IrFunction, header: BlockId, body: Set<BlockId>): Block {
   const preds = predecessors(fn).get(header) ?? [];
   const outside = preds.filter((p) => !body.has(p));
   const byId = blockMap(fn);

@@ -11,17 +11,16 @@ _start.spin:
 ; function main (guest-kernel/programs/crc32.ts:32)
 main:
     call makeTable
-    li r0, 0
-    la r1, check
-    la r2, str.0
-    li r3, 9
+    la r0, check
+    la r1, str.0
+    mov r2, r0
+    addi r0, r0, 9
 main.L1:
-    add r4, r1, r0
-    add r5, r2, r0
-    ldbu r5, [r5]
-    stb r5, [r4]
-    addi r0, r0, 1
-    blt r0, r3, main.L1
+    ldbu r3, [r1]
+    stb r3, [r2]
+    addi r2, r2, 1
+    addi r1, r1, 1
+    blt r2, r0, main.L1
 main.L3:
     push r8
     push r9
@@ -119,49 +118,43 @@ makeTable.L10:
     jmp makeTable.L11
 ; function crc32 (guest-kernel/programs/crc32.ts:15)
 crc32:
-    push r8
     li r2, -1
     li r3, 0
     bge r3, r1, crc32.L3
 crc32.L4:
     la r4, table
+    add r3, r0, r3
+    add r0, r0, r1
 crc32.L1:
-    add r5, r0, r3
-    ldbu r5, [r5]
-    xor r5, r2, r5
-    andi r5, r5, 255
-    shli r5, r5, 2
-    add r5, r4, r5
-    ldw r5, [r5]
-    shri r8, r2, 8
-    xor r2, r5, r8
+    ldbu r1, [r3]
+    xor r1, r2, r1
+    andi r1, r1, 255
+    shli r1, r1, 2
+    add r1, r4, r1
+    ldw r1, [r1]
+    shri r5, r2, 8
+    xor r2, r1, r5
     addi r3, r3, 1
-    blt r3, r1, crc32.L1
+    blt r3, r0, crc32.L1
 crc32.L3:
     not r0, r2
-    pop r8
     ret
 ; function fill (guest-kernel/programs/crc32.ts:21)
 fill:
-    push r8
-    push r9
     li r0, 1
-    li r1, 0
-    li r2, 1664525
-    li r3, 1013904223
-    la r4, buffer
-    li r5, 16384
+    li r1, 1664525
+    li r2, 1013904223
+    la r3, buffer
+    mov r4, r3
+    addi r3, r3, 16384
 fill.L1:
-    mul r8, r0, r2
-    add r0, r8, r3
-    add r8, r4, r1
-    shri r9, r0, 24
-    stb r9, [r8]
-    addi r1, r1, 1
-    blt r1, r5, fill.L1
+    mul r5, r0, r1
+    add r0, r5, r2
+    shri r5, r0, 24
+    stb r5, [r4]
+    addi r4, r4, 1
+    blt r4, r3, fill.L1
 fill.L3:
-    pop r9
-    pop r8
     ret
 ; function putc (guest-kernel/lib/console.ts:24)
 putc:
@@ -174,12 +167,13 @@ print:
     bge r1, r2, print.L3
 print.L4:
     ldw r2, [r0-4]
+    add r1, r0, r1
+    add r0, r0, r2
 print.L1:
-    add r3, r0, r1
-    ldbu r3, [r3]
-    out 0x3f8, r3
+    ldbu r2, [r1]
+    out 0x3f8, r2
     addi r1, r1, 1
-    blt r1, r2, print.L1
+    blt r1, r0, print.L1
 print.L3:
     ret
 ; function printHex (guest-kernel/lib/console.ts:88)

@@ -51,12 +51,13 @@ print:
     bge r1, r2, print.L3
 print.L4:
     ldw r2, [r0-4]
+    add r1, r0, r1
+    add r0, r0, r2
 print.L1:
-    add r3, r0, r1
-    ldbu r3, [r3]
-    out 0x3f8, r3
+    ldbu r2, [r1]
+    out 0x3f8, r2
     addi r1, r1, 1
-    blt r1, r2, print.L1
+    blt r1, r0, print.L1
 print.L3:
     ret
 ; function printDigits (guest-kernel/lib/console.ts:49)
@@ -101,13 +102,13 @@ printDigits.L20:
     bge r0, r2, printDigits.L25
 printDigits.L26:
     la r0, digits
-    li r2, 16
+    add r1, r0, r1
+    addi r0, r0, 16
 printDigits.L23:
-    add r3, r0, r1
-    ldbu r3, [r3]
-    out 0x3f8, r3
+    ldbu r2, [r1]
+    out 0x3f8, r2
     addi r1, r1, 1
-    blt r1, r2, printDigits.L23
+    blt r1, r0, printDigits.L23
 printDigits.L25:
     pop r11
     pop r10

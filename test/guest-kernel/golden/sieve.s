@@ -15,17 +15,17 @@ main:
     call sieve
     mov r8, r0
     li r9, 0
-    li r0, 2
-    la r1, composite
-    li r2, 0
-    li r3, 100000
+    la r0, composite
+    li r1, 0
+    li r2, 100000
+    addi r3, r0, 2
+    add r2, r0, r2
 main.L1:
-    add r4, r1, r0
-    ldbu r4, [r4]
-    beq r4, r2, main.L5
+    ldbu r4, [r3]
+    beq r4, r1, main.L5
 main.L2:
-    addi r0, r0, 1
-    blt r0, r3, main.L1
+    addi r3, r3, 1
+    blt r3, r2, main.L1
 main.L3:
     la r0, str.0
     mov r1, r8
@@ -38,45 +38,53 @@ main.L3:
     pop r8
     ret
 main.L5:
-    add r9, r9, r0
+    sub r4, r3, r0
+    add r9, r9, r4
     jmp main.L2
 ; function sieve (guest-kernel/programs/sieve.ts:7)
 sieve:
+    la r0, composite
+    li r1, 0
+    li r2, 100000
+    mov r3, r0
+    add r0, r0, r2
+sieve.L1:
+    stb r1, [r3]
+    addi r3, r3, 1
+    blt r3, r0, sieve.L1
+sieve.L3:
     push r8
     push r9
+    push r10
+    push r11
     li r0, 0
     la r1, composite
     li r2, 0
     li r3, 100000
-sieve.L1:
-    add r4, r1, r0
-    stb r2, [r4]
-    addi r0, r0, 1
-    blt r0, r3, sieve.L1
-sieve.L3:
-    li r0, 0
-    li r1, 2
-    la r2, composite
-    li r3, 0
-    li r4, 100000
-    li r5, 1
+    li r4, 1
+    addi r5, r1, 2
+    add r8, r1, r3
 sieve.L7:
-    add r8, r2, r1
-    ldbu r8, [r8]
-    bne r8, r3, sieve.L8
+    ldbu r9, [r5]
+    bne r9, r2, sieve.L8
 sieve.L11:
+    sub r9, r5, r1
     addi r0, r0, 1
-    shli r8, r1, 1
-    bge r8, r4, sieve.L8
+    shli r10, r9, 1
+    bge r10, r3, sieve.L8
+sieve.L15:
+    add r10, r1, r10
+    add r11, r1, r3
 sieve.L14:
-    add r9, r2, r8
-    stb r5, [r9]
-    add r8, r8, r1
-    blt r8, r4, sieve.L14
+    stb r4, [r10]
+    add r10, r10, r9
+    blt r10, r11, sieve.L14
 sieve.L8:
-    addi r1, r1, 1
-    blt r1, r4, sieve.L7
+    addi r5, r5, 1
+    blt r5, r8, sieve.L7
 sieve.L9:
+    pop r11
+    pop r10
     pop r9
     pop r8
     ret
@@ -91,12 +99,13 @@ print:
     bge r1, r2, print.L3
 print.L4:
     ldw r2, [r0-4]
+    add r1, r0, r1
+    add r0, r0, r2
 print.L1:
-    add r3, r0, r1
-    ldbu r3, [r3]
-    out 0x3f8, r3
+    ldbu r2, [r1]
+    out 0x3f8, r2
     addi r1, r1, 1
-    blt r1, r2, print.L1
+    blt r1, r0, print.L1
 print.L3:
     ret
 ; function printDigits (guest-kernel/lib/console.ts:49)
@@ -141,13 +150,13 @@ printDigits.L20:
     bge r0, r2, printDigits.L25
 printDigits.L26:
     la r0, digits
-    li r2, 16
+    add r1, r0, r1
+    addi r0, r0, 16
 printDigits.L23:
-    add r3, r0, r1
-    ldbu r3, [r3]
-    out 0x3f8, r3
+    ldbu r2, [r1]
+    out 0x3f8, r2
     addi r1, r1, 1
-    blt r1, r2, printDigits.L23
+    blt r1, r0, printDigits.L23
 printDigits.L25:
     pop r11
     pop r10
