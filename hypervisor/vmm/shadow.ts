@@ -70,8 +70,12 @@ export class ShadowPaging {
   private readonly free: number[] = [];
   /** Guest frames in use as page tables of some shadow, and where. */
   private readonly users = new Map<number, Use[]>();
-  /** Shadow leaf slots (i32 indices) that map a guest frame writable, by guest frame; checked lazily. */
-  private readonly writers = new Map<number, number[]>();
+  /**
+   * Shadow leaf slots (i32 indices) that have mapped a guest frame writable, by guest frame;
+   * checked lazily. A set, because a guest that keeps dropping and refilling one page (INVLPG, a
+   * ptemod) refills the same slot: an array would grow by one entry per fill for ever.
+   */
+  private readonly writers = new Map<number, Set<number>>();
   /** The guest-physical address of the last fill's translation. */
   lastGpa = 0;
   /** Times the pool ran out and every shadow was dropped. */
@@ -223,9 +227,9 @@ export class ShadowPaging {
     const slot = (s.pt[pdi]! >>> 2) + ((gva >>> PAGE_SHIFT) & (ENTRIES - 1));
     i32[slot] = (this.vm.base + (gfn << PAGE_SHIFT)) | SHADOW_PTE | (w ? PTE_W : 0);
     if (w) {
-      const list = this.writers.get(gfn);
-      if (list) list.push(slot);
-      else this.writers.set(gfn, [slot]);
+      const set = this.writers.get(gfn);
+      if (set) set.add(slot);
+      else this.writers.set(gfn, new Set([slot]));
     }
   }
 

@@ -166,6 +166,19 @@ describe('many address spaces', () => {
   });
 });
 
+describe('shadow bookkeeping', () => {
+  it('a page dropped and refilled 5,000 times leaves one reverse-map entry, not 5,000', () => {
+    // Paging off: the identity shadow. INVLPG drops the entry, the store refills it writable.
+    const image = asm(`li r9, 0x40000\nli r10, 5000\nl: invlpg r9\nstw r10, [r9]\naddi r10, r10, -1\nbne r10, r0, l\nout 0xf4, r0`);
+    const { m } = monitor('trap', image, { memoryBytes: 1 << 20 });
+    expect(m.run(1_000_000).stop).toBe('shutdown');
+    expect(m.exits.count[Exit.ShadowFill]).toBeGreaterThan(5000);
+    const writers = Reflect.get((m as TrapMachine).shadow, 'writers') as Map<number, Set<number>>;
+    expect(writers.get(0x40)?.size).toBe(1);
+    expect(m.audit()).toEqual([]);
+  });
+});
+
 describe('coherence', () => {
   // The bare machine's TLB keeps a stale translation until INVLPG (mmu.test.ts); the shadow
   // tables are kept coherent by write protection, so a guest sees its change at once. Both are
