@@ -26,7 +26,7 @@ import { emulate, Emulated } from './emulate.ts';
 import { Exit, INSN_EXIT } from './exits.ts';
 import { Monitor, Outcome } from './monitor.ts';
 import { NestedTable } from './nested.ts';
-import { instructionQual } from './qualify.ts';
+import { faultQual, instructionQual } from './qualify.ts';
 import type { GuestFault, Vcpu } from './vcpu.ts';
 
 /** The VM-execution controls: every privileged and sensitive instruction exits, HYPERCALL too. */
@@ -100,7 +100,7 @@ export class HwMachine extends Monitor {
       const f = this.vcpu.fault;
       const vector = f.vector;
       if (vector === Vector.PageFault) cpu.cr[Cr.FaultAddr] = f.addr;
-      if (this.tracing) this.traceExit(e, pc, insn, { ...instructionQual(insn, a, d, this.vcpu), fault: vectorName(vector) });
+      if (this.tracing) this.traceExit(e, pc, insn, faultQual(instructionQual(insn, a, d, this.vcpu), f));
       const out = this.inject(vector, f.err);
       this.exits.add(e, t0);
       return out;

@@ -4,8 +4,8 @@
  * and value of a CR access; the address of an INVLPG), plus the result the guest got.
  * Built only when someone is tracing.
  */
-import { CR_NAMES, Op } from '../../abi/isa.ts';
-import type { Vcpu } from './vcpu.ts';
+import { CR_NAMES, Op, Vector, vectorName } from '../../abi/isa.ts';
+import type { GuestFault, Vcpu } from './vcpu.ts';
 
 const hex = (n: number): string => `0x${(n >>> 0).toString(16)}`;
 
@@ -44,4 +44,14 @@ export function instructionQual(insn: number, a: number, d: number, v: Vcpu): Re
     default:
       return {};
   }
+}
+
+/** `qual` of an instruction that faulted instead: the fault delivered, and its address for a #PF or #AC. */
+export function faultQual(qual: Record<string, number | string>, f: GuestFault): Record<string, number | string> {
+  const out: Record<string, number | string> = { ...qual, fault: vectorName(f.vector) };
+  if (f.vector === Vector.PageFault || f.vector === Vector.AlignmentCheck) {
+    out.addr = hex(f.addr);
+    out.err = f.err;
+  }
+  return out;
 }

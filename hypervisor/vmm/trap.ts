@@ -46,7 +46,7 @@ import { GuestWalker } from './guest-walk.ts';
 import { Monitor, Outcome } from './monitor.ts';
 import { Fill, ShadowPaging } from './shadow.ts';
 import type { GuestFault, Vcpu } from './vcpu.ts';
-import { instructionQual } from './qualify.ts';
+import { faultQual, instructionQual } from './qualify.ts';
 
 /** Shadow frames in the pool: 1 MiB of monitor memory, plenty for the guests in this tree. */
 export const SHADOW_POOL_FRAMES = 256;
@@ -188,10 +188,9 @@ export class TrapMachine extends Monitor {
     const r = emulate(this.vcpu, insn);
     if (r === Emulated.Fault) {
       const f = this.vcpu.fault;
-      const fault = f.vector;
       const out = this.reflectFault(f, pc);
       this.exits.add(e, t0);
-      if (this.tracing) this.traceExit(e, pc, insn, { ...instructionQual(insn, a, d, this.vcpu), fault: vectorName(fault) });
+      if (this.tracing) this.traceExit(e, pc, insn, faultQual(instructionQual(insn, a, d, this.vcpu), f));
       return out;
     }
     this.exits.add(e, t0);

@@ -147,6 +147,15 @@ const CASES: Case[] = [
     },
   },
   {
+    name: 'iret whose frame crosses into an unmapped page: the guest\'s #PF, with the address',
+    reason: 'iret',
+    modes: ['trap', 'hw'],
+    src: `${vectors({ 14: 'pf' })}li sp, 0x70000\n${PAGING}lui sp, 0x40\nori sp, sp, 0xffc\na: iret
+          pf: mfcr r5, faultaddr\nmfcr r6, errcode\nldw r7, [sp]\nout 0xf4, r0${VEC}`,
+    at: { a: { fault: 'page-fault', addr: '0x401000', err: 0 } },
+    check: (s) => expect([s.regs[5], s.regs[6], s.cpl]).toEqual([0x401000, 0, 0]),
+  },
+  {
     name: 'sysret returns to privilege 3 whatever the frame says',
     reason: 'sysret',
     modes: ['trap', 'hw'],
