@@ -110,6 +110,16 @@ describe("the bare machine's test guests run the same in native, trap and hw", (
   }
 });
 
+describe('what the bare machine refuses', () => {
+  it('an image built for the paravirtual target is refused in trap and hw too, with the reason', () => {
+    for (const mode of ['native', ...VMM_MODES] as const) {
+      const r = runMode(asm('nop', 'pv'), mode).result;
+      expect(r.stop, mode).toBe('refused');
+      expect(r.message, mode).toMatch(/built for target 'pv'/);
+    }
+  });
+});
+
 describe('determinism', () => {
   for (const mode of VMM_MODES) {
     it(`${mode}: the same image gives the same result and the same exit counts on every run`, () => {
