@@ -11,7 +11,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { PF_FETCH, PF_PRESENT, PF_RSVD, PF_USER, PF_WRITE, PTE_A, PTE_D, PTE_P, PTE_U, PTE_W } from '../../../abi/isa.ts';
-import { asm, expectSameInEveryMode } from './harness.ts';
+import { asm, expectSameInEveryMode, monitor } from './harness.ts';
 
 const PD = 0x11000;
 const PT0 = 0x10000;
@@ -173,6 +173,23 @@ describe("the machine's paging tests, as images, in native, trap and hw", () => 
   it('a page-table-base write flushes the TLB', () => {
     const o = run(`ldw r2, [r9]\n${REMAP}\nli r1, ${PD}\nmtcr ptbr, r1\nldw r3, [r9]`);
     expect([o.r2, o.r3]).toEqual([111, 222]);
+  });
+
+  it("a hidden fault between the guest's page fault and its handler's reads leaves faultaddr alone", () => {
+    // The handler's first act is a store to a page nothing has touched yet (a shadow fill under
+    // trap, an EPT violation under hw); the fault log it prints after must still be the guest's.
+    const body = `la r1, h2
+      stw r1, [r14+56]
+      lui r4, 0x80
+      ldw r3, [r4+0x40]
+      jmp fin
+  h2: li r13, 0x5b000
+      stw r13, [r13]
+      jmp h`;
+    expect(run(body).faults).toEqual([[14, 0, 0x800040]]);
+    const { m, exits } = monitor('trap', asm(guest(body)), { memoryBytes: 1 << 20 });
+    m.run(1_000_000);
+    expect(exits.filter((e) => e.reason === 'shadow-fill' && e.qual.addr === '0x5b000')).toHaveLength(1);
   });
 
   it('instruction fetch from an unmapped page faults with the fetch bit', () => {
