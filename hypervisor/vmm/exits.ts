@@ -110,6 +110,13 @@ const TIMED_FIRST = 1024;
 const SAMPLE_RATE = 8;
 /** begin()'s token for an exit that is not timed. */
 const UNTIMED = -1;
+/**
+ * A timed exit longer than this (ms) is dropped from the host time: no handler here takes a
+ * millisecond (the slowest, a hidden fault that rebuilds a shadow, takes microseconds), so such a
+ * reading is the process descheduled or the JIT or the collector at work, and weighted by eight
+ * one of them would outweigh thousands of exits.
+ */
+const OUTLIER_MS = 1;
 
 /**
  * Exit counters of one run, by reason. Counts and cycles are exact. Host time: reading the clock
@@ -154,8 +161,9 @@ export class ExitCounters {
   /** Count one exit of reason `e`, whose handling began with `token` (from begin()). */
   add(e: Exit, token: number): void {
     this.count[e]! += 1;
-    if (token >= 0) this.hostNs[e]! += (performance.now() - token) * 1e6;
-    else if (token !== UNTIMED) this.hostNs[e]! += (performance.now() + 2 + token) * 1e6 * SAMPLE_RATE;
+    if (token === UNTIMED) return;
+    const ms = token >= 0 ? performance.now() - token : performance.now() + 2 + token;
+    if (ms <= OUTLIER_MS) this.hostNs[e]! += ms * 1e6 * (token >= 0 ? 1 : SAMPLE_RATE);
   }
 
   /** The reasons that occurred, in EXIT_REASONS order. */
