@@ -10,7 +10,7 @@ import { HC_IRET } from '../../abi/hypercall-numbers.ts';
 import { HYPERCALLS, type CallSpec } from '../../abi/hypercalls.ts';
 import { REG_COUNT } from '../../abi/isa.ts';
 import { MAX_CALLS, type Domain } from './domain.ts';
-import { compileSchema } from './fast-schema.ts';
+import { compileFields, type FieldsCheck } from './fast-schema.ts';
 import { HANDLERS, type Args, type Handler } from './handlers.ts';
 import type { PvHost } from './pv-host.ts';
 
@@ -19,8 +19,13 @@ interface Entry {
   readonly handler: Handler;
   /** First register of the arguments: r1 for a plain call, r2 after a family's command. */
   readonly firstArg: number;
-  /** The call's schema, compiled to plain checks (fast-schema.ts); same answers as safeParse. */
-  readonly valid: (v: unknown) => boolean;
+  /** The call's schema compiled to check the argument registers where they lie (fast-schema.ts); same answers as safeParse. */
+  readonly valid: FieldsCheck;
+  /**
+   * The handler's named arguments: one object per call, refilled each time, so a call allocates
+   * nothing and every handler sees one object shape. Handlers read it and never keep it.
+   */
+  readonly args: Record<string, number>;
   /** Index of the call's counter in Domain.hcCounts. */
   readonly index: number;
 }
@@ -35,7 +40,17 @@ function entryFor(spec: CallSpec, firstArg: number): Entry {
   if (!handler && spec.name !== 'iret') throw new Error(`pv: hypercall ${spec.name} has no handler`);
   if (spec.args.length + firstArg > REG_COUNT) throw new Error(`pv: hypercall ${spec.name} reads past the registers`);
   CALL_NAMES.push(spec.name);
-  return { spec, handler: handler ?? (() => -ENOSYS), firstArg, valid: compileSchema(spec.schema), index: CALL_NAMES.length - 1 };
+  const args: Record<string, number> = {};
+  for (const name of spec.args) args[name] = 0;
+  const valid = compileFields(spec.schema) ?? ((w: ArrayLike<number>, at: number) => spec.schema.safeParse(argsObject(spec, w, at)).success);
+  return { spec, handler: handler ?? (() => -ENOSYS), firstArg, valid, args, index: CALL_NAMES.length - 1 };
+}
+
+/** The named arguments as a fresh object (for zod's own error message, and schemas compileFields cannot take). */
+function argsObject(spec: CallSpec, w: ArrayLike<number>, at: number): Record<string, number> {
+  const o: Record<string, number> = {};
+  spec.args.forEach((name, i) => (o[name] = w[at + i]!));
+  return o;
 }
 
 /** Dispatch table indexed by hypercall number; a family's commands indexed by command. */
@@ -51,9 +66,6 @@ for (const [nr, h] of Object.entries(HYPERCALLS)) {
 }
 if (CALL_NAMES.length > MAX_CALLS) throw new Error('pv: more hypercalls than Domain.hcCounts holds');
 
-/** Shared by every call without arguments: nothing writes to it. */
-const NO_ARGS: Record<string, number> = Object.freeze({}) as Record<string, number>;
-
 export interface DispatchTrace {
   (d: Domain, name: string, args: Args | string, result: number): void;
 }
@@ -63,12 +75,11 @@ export interface DispatchTrace {
  * restores r0 from the guest's frame.
  */
 export function dispatch(h: PvHost, d: Domain, trace?: DispatchTrace): void {
-  const regs = d.cpu.regs;
-  const nr = regs[0]! >>> 0;
+  const nr = d.cpu.regs[0]! >>> 0;
   const slot = nr < SLOTS.length ? SLOTS[nr] : undefined;
-  const entry = slot === undefined ? undefined : slot.kind === 'call' ? slot.entry : slot.commands[regs[1]! >>> 0];
+  const entry = slot === undefined ? undefined : slot.kind === 'call' ? slot.entry : slot.commands[d.cpu.regs[1]! >>> 0];
   if (entry === undefined) {
-    const name = slot === undefined ? `hypercall${nr}` : `${slot.kind === 'family' ? slot.name : ''}.${regs[1]! >>> 0}`;
+    const name = slot === undefined ? `hypercall${nr}` : `${slot.kind === 'family' ? slot.name : ''}.${d.cpu.regs[1]! >>> 0}`;
     d.count(d.unknownCalls, name);
     return fail(d, name, -ENOSYS, 'no such hypercall', trace);
   }
@@ -76,12 +87,18 @@ export function dispatch(h: PvHost, d: Domain, trace?: DispatchTrace): void {
   // Hypercalls are for the guest kernel; its user tasks must go through the kernel (Xen: ring 1/0 only).
   if (!d.kernelMode) return fail(d, entry.spec.name, -EPERM, 'from guest user mode', trace);
 
+  const args = entry.args;
   const names = entry.spec.args;
-  const args: Record<string, number> = names.length === 0 ? NO_ARGS : {};
-  for (let i = 0; i < names.length; i++) args[names[i]!] = regs[entry.firstArg + i]! >>> 0;
-  if (!entry.valid(args)) {
-    const issue = entry.spec.schema.safeParse(args).error?.issues[0];
-    return fail(d, entry.spec.name, -EINVAL, issue ? `${issue.path.join('.')}: ${issue.message}` : 'invalid', trace);
+  // A call without arguments has nothing its schema could refuse (an object schema ignores the
+  // registers it does not name), so the null hypercall goes straight to its handler.
+  if (names.length !== 0) {
+    const regs = d.uregs;
+    const first = entry.firstArg;
+    if (!entry.valid(regs, first)) {
+      const issue = entry.spec.schema.safeParse(argsObject(entry.spec, regs, first)).error?.issues[0];
+      return fail(d, entry.spec.name, -EINVAL, issue ? `${issue.path.join('.')}: ${issue.message}` : 'invalid', trace);
+    }
+    for (let i = 0; i < names.length; i++) args[names[i]!] = regs[first + i]!;
   }
   if (nr === HC_IRET) {
     const r = h.iret(d);
@@ -90,7 +107,7 @@ export function dispatch(h: PvHost, d: Domain, trace?: DispatchTrace): void {
     return;
   }
   const result = entry.handler(h, d, args);
-  regs[0] = result;
+  d.cpu.regs[0] = result;
   if (result < 0) d.errCounts[-result]! += 1;
   if (trace) trace(d, entry.spec.name, args, result);
 }

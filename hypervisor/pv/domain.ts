@@ -29,6 +29,8 @@ export interface GrantMapping {
 
 export class Domain {
   readonly cpu: Cpu;
+  /** The vcpu's registers seen as unsigned 32-bit values, as the hypercall ABI reads them. */
+  readonly uregs: Uint32Array;
   readonly access: GuestAccess;
   readonly evtchn: EventChannelTable;
   state: DomainState = 'running';
@@ -80,6 +82,7 @@ export class Domain {
     readonly onConsoleByte?: (byte: number) => void,
   ) {
     this.cpu = new Cpu(mem, { portIn: () => -1, portOut: () => {} });
+    this.uregs = new Uint32Array(this.cpu.regs.buffer, this.cpu.regs.byteOffset, this.cpu.regs.length);
     this.access = new GuestAccess(mem, () => this.cpu.mmu.ptbr);
     this.evtchn = new EventChannelTable(mem, sharedInfo);
     this.maxPages = maxPages;

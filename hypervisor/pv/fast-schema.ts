@@ -101,6 +101,41 @@ export function compileSchema(schema: z.ZodType): (v: unknown) => boolean {
   return compiled ?? ((v) => schema.safeParse(v).success);
 }
 
+/** A validator of an object schema's fields read in place: field i is `w[at + i]`, in shape order. */
+export type FieldsCheck = (w: ArrayLike<number>, at: number) => boolean;
+
+/**
+ * The same answers as `schema.safeParse({k0: w[at], k1: w[at+1], ...}).success` (keys in shape
+ * order), without building the object: for hypercall registers and the records a hypercall reads
+ * from guest memory, checked where they lie. Null when the schema is not a plain object of
+ * compilable fields (an object-level refinement, say): use compileSchema on an object then.
+ */
+export function compileFields(schema: z.ZodType): FieldsCheck | null {
+  const def = (schema as unknown as { _zod: { def: Def } })._zod.def;
+  if (def.type !== 'object' || (def.checks?.length ?? 0) > 0) return null;
+  const fields = Object.values(def.shape!).map((f) => compileNode(f._zod.def));
+  if (fields.some((f) => f === null)) return null;
+  const checks = fields as Check[];
+  // Specialised by count, so the common short records run without a loop.
+  switch (checks.length) {
+    case 0:
+      return () => true;
+    case 1: {
+      const [c0] = checks as [Check];
+      return (w, at) => c0(w[at]);
+    }
+    case 2: {
+      const [c0, c1] = checks as [Check, Check];
+      return (w, at) => c0(w[at]) && c1(w[at + 1]);
+    }
+    default:
+      return (w, at) => {
+        for (let i = 0; i < checks.length; i++) if (!checks[i]!(w[at + i])) return false;
+        return true;
+      };
+  }
+}
+
 /** True when compileSchema could compile `schema` (for tests and the benchmark's report). */
 export function isCompilable(schema: z.ZodType): boolean {
   return compileNode((schema as unknown as { _zod: { def: Def } })._zod.def) !== null;

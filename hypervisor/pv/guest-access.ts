@@ -91,6 +91,29 @@ export class GuestAccess {
     return true;
   }
 
+  /**
+   * `n` consecutive u32 words from va into `out` (from index 0), without allocating: the hot
+   * paths (mmu_update batches, iret frames) read into a buffer they keep. False, with `out`
+   * partly written, when va is unaligned or any page is not readable by the guest.
+   */
+  readWordsInto(va: number, n: number, out: Uint32Array): boolean {
+    if (va & 3 || n > out.length) return false;
+    va >>>= 0;
+    if (va + n * 4 > 0x100000000) return false;
+    const i32 = this.mem.i32;
+    let o = 0;
+    while (o < n) {
+      const pa = this.translate(va, false);
+      if (pa < 0) return false;
+      const k = Math.min(n - o, (PAGE_SIZE - (va & PAGE_MASK)) >>> 2);
+      const w = pa >>> 2;
+      for (let i = 0; i < k; i++) out[o + i] = i32[w + i]!;
+      o += k;
+      va += k * 4;
+    }
+    return true;
+  }
+
   /** `n` consecutive u32 words from va, or null. */
   readWords(va: number, n: number): Uint32Array | null {
     if (va & 3) return null;

@@ -12,7 +12,7 @@ import { ABI_MAJOR, ABI_MINOR, FEATURES_SUBMAP0, GrantCopyRequest, MmuUpdateRequ
 import { EVTCHNSTAT_INTERDOMAIN, EVTCHNSTAT_UNBOUND } from './event-channel.ts';
 import type { Domain } from './domain.ts';
 import { FrameTable, FrameType } from './frames.ts';
-import { compileSchema } from './fast-schema.ts';
+import { compileFields, compileSchema } from './fast-schema.ts';
 import type { PvHost } from './pv-host.ts';
 import { VIRTIO_HANDLERS } from './virtio.ts';
 
@@ -35,7 +35,9 @@ function l1EntryFor(h: PvHost, d: Domain, va: number): number {
 
 /** Is the entry at machine address `ptr` one of d's grant mappings? */
 function holdsGrantAt(d: Domain, ptr: number): boolean {
-  return d.grantMaps.some((m) => m !== null && m.entryAddr === ptr);
+  const maps = d.grantMaps;
+  for (let i = 0; i < maps.length; i++) if (maps[i] !== null && maps[i]!.entryAddr === ptr) return true;
+  return false;
 }
 
 /** Does the table at frame `f` hold one of d's grant mappings? */
@@ -45,60 +47,73 @@ function holdsGrantIn(d: Domain, f: number): boolean {
 
 /**
  * Validate a batch of {entry address, value} writes against the frame table, then apply them all.
- * Returns the number applied or -errno (nothing applied).
+ * The batch is `n` pairs in `w` from index `at`: ptr, val, ptr, val... Returns the number applied
+ * or -errno (nothing applied).
  */
-export function applyEntryUpdates(h: PvHost, d: Domain, reqs: ReadonlyArray<{ ptr: number; val: number }>): number {
+export function applyEntryUpdates(h: PvHost, d: Domain, w: ArrayLike<number>, at: number, n: number): number {
   const ft = h.frames;
-  // Two requests may write the same entry: the second sees the first's value as the old one.
-  const pendingOld = reqs.length > 1 ? new Map<number, number>() : null;
-  for (const { ptr, val } of reqs) {
+  const i32 = h.mem.i32;
+  for (let k = 0; k < n; k++) {
+    const ptr = w[at + 2 * k]!;
+    const val = w[at + 2 * k + 1]!;
     const table = ptr >>> PAGE_SHIFT;
     if (!ft.ownedBy(table, d.id)) return -E.EPERM;
     const t = ft.type[table]! as FrameType;
     if (t === FrameType.None) return -E.EINVAL; // not a page table: Xen's mmu_update updates tables only
-    const old = pendingOld?.get(ptr) ?? h.mem.i32[ptr >>> 2]!;
-    // A grant mapping is removed only by unmap_grant_ref, which keeps the grant's books (a
-    // grant of our own frame to ourselves included: its counts are the grant's, not the entry's).
-    if (t === FrameType.L1 && old & PTE_P && !ft.ownedBy(old >>> PAGE_SHIFT, d.id)) return -E.EPERM;
-    if (t === FrameType.L1 && holdsGrantAt(d, ptr)) return -E.EPERM;
-    const s = t === FrameType.L1 ? ft.checkL1Entry(val, d.id) : ft.checkL2Entry(val, d.id, table);
-    if (s < 0) return s;
-    if (t === FrameType.L1 && val & PTE_P && val & PTE_W && val >>> PAGE_SHIFT === table) return -E.EPERM;
-    pendingOld?.set(ptr, val);
+    if (t === FrameType.L1) {
+      // A grant mapping is removed only by unmap_grant_ref, which keeps the grant's books (a
+      // grant of our own frame to ourselves included: its counts are the grant's, not the entry's).
+      // An entry naming a frame we do not own is always a grant mapping, so an earlier request
+      // of the same batch for the same entry (validated, so naming our own frame) changes nothing here.
+      const old = i32[ptr >>> 2]!;
+      if (old & PTE_P && !ft.ownedBy(old >>> PAGE_SHIFT, d.id)) return -E.EPERM;
+      if (holdsGrantAt(d, ptr)) return -E.EPERM;
+      const s = ft.checkL1Entry(val, d.id);
+      if (s < 0) return s;
+      if (val & PTE_P && val & PTE_W && val >>> PAGE_SHIFT === table) return -E.EPERM;
+    } else {
+      const s = ft.checkL2Entry(val, d.id, table);
+      if (s < 0) return s;
+    }
   }
-  for (const { ptr, val } of reqs) {
-    const t = ft.type[ptr >>> PAGE_SHIFT]! as FrameType;
+  for (let k = 0; k < n; k++) {
+    const ptr = w[at + 2 * k]!;
+    const val = w[at + 2 * k + 1]!;
     const table = ptr >>> PAGE_SHIFT;
-    ft.account(t, h.mem.i32[ptr >>> 2]!, -1, table);
+    const t = ft.type[table]! as FrameType;
+    ft.account(t, i32[ptr >>> 2]!, -1, table);
     ft.account(t, val, +1, table);
-    h.mem.i32[ptr >>> 2] = val;
+    i32[ptr >>> 2] = val;
   }
   // Stricter than Xen, which leaves flushing to the guest: a stale writable TLB entry for a page
   // that has just become a page table would break the invariant, so every update flushes.
-  if (reqs.length > 0) d.cpu.mmu.flushAll();
-  return reqs.length;
+  if (n > 0) d.cpu.mmu.flushAll();
+  return n;
 }
 
-const validMmuRequest = compileSchema(MmuUpdateRequest);
+const validMmuRequest = compileFields(MmuUpdateRequest)!;
 const validTrapEntry = compileSchema(TrapTableEntry);
 const validGrantCopy = compileSchema(GrantCopyRequest);
 
+/** mmu_update's batch, read once into this buffer (no allocation per call) and validated there. */
+const mmuBatch = new Uint32Array(N.MMU_UPDATE_MAX * 2);
+
 const mmuUpdate: Handler = (h, d, a) => {
-  const words = d.access.readWords(a.reqs!, a.count! * 2);
-  if (!words) return -E.EFAULT;
-  const reqs: { ptr: number; val: number }[] = [];
-  for (let i = 0; i < a.count!; i++) {
-    const r = { ptr: words[2 * i]!, val: words[2 * i + 1]! };
-    if (!validMmuRequest(r)) return -E.EINVAL;
-    reqs.push(r);
-  }
-  return applyEntryUpdates(h, d, reqs);
+  const n = a.count!;
+  if (!d.access.readWordsInto(a.reqs!, n * 2, mmuBatch)) return -E.EFAULT;
+  for (let i = 0; i < n; i++) if (!validMmuRequest(mmuBatch, 2 * i)) return -E.EINVAL;
+  return applyEntryUpdates(h, d, mmuBatch, 0, n);
 };
+
+/** update_va_mapping's one {ptr, val} request. */
+const vaRequest = new Uint32Array(2);
 
 const updateVaMapping: Handler = (h, d, a) => {
   const entry = l1EntryFor(h, d, a.va!);
   if (entry < 0) return entry;
-  const r = applyEntryUpdates(h, d, [{ ptr: entry, val: a.pte! }]);
+  vaRequest[0] = entry;
+  vaRequest[1] = a.pte!;
+  const r = applyEntryUpdates(h, d, vaRequest, 0, 1);
   return r < 0 ? r : ok;
 };
 

@@ -23,7 +23,7 @@ import { bootDomain, type BootOptions } from './boot.ts';
 import { dispatch, type DispatchTrace } from './dispatch.ts';
 import type { Domain } from './domain.ts';
 import { EVTCHNSTAT_INTERDOMAIN } from './event-channel.ts';
-import { compileSchema } from './fast-schema.ts';
+import { compileFields } from './fast-schema.ts';
 import { FrameTable } from './frames.ts';
 import { attachVirtio, detachVirtio } from './virtio.ts';
 import { unmapGrant } from './handlers.ts';
@@ -39,7 +39,9 @@ export interface PvHostOptions {
   trace?: (line: string) => void;
 }
 
-const validIretFrame = compileSchema(IretFrame);
+const validIretFrame = compileFields(IretFrame)!;
+/** iret's {r0, pc, flags, sp}, read into this buffer: no allocation per call. */
+const iretFrame = new Uint32Array(4);
 
 export type HostStop = 'shutdown' | 'limit' | 'halted';
 
@@ -213,14 +215,13 @@ export class PvHost {
    */
   iret(d: Domain): number {
     const cpu = d.cpu;
-    const w = d.access.readWords(cpu.regs[REG_SP]!, 4);
-    if (!w) return -E.EFAULT;
-    const frame = { r0: w[0]!, pc: w[1]!, flags: w[2]!, sp: w[3]! };
-    if (!validIretFrame(frame)) return -E.EINVAL;
-    const { r0, pc, flags, sp } = frame;
-    cpu.regs[0] = r0;
-    cpu.pc = pc;
-    cpu.regs[REG_SP] = sp;
+    const w = iretFrame;
+    if (!d.access.readWordsInto(cpu.regs[REG_SP]!, 4, w)) return -E.EFAULT;
+    if (!validIretFrame(w, 0)) return -E.EINVAL;
+    const flags = w[2]!;
+    cpu.regs[0] = w[0]!;
+    cpu.pc = w[1]!;
+    cpu.regs[REG_SP] = w[3]!;
     d.evtchn.setEventsEnabled((flags & N.BF_FLAG_EVENTS) !== 0);
     if ((flags & N.BF_FLAG_USER) === N.BF_FLAG_USER) {
       d.kernelMode = false;
