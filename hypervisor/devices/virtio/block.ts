@@ -55,6 +55,9 @@ export class VirtioBlock extends VirtioDevice {
   private readonly onFlush?: (disk: Uint8Array) => void;
   /** Set by a write that reached the disk; cleared by FLUSH. */
   dirty = false;
+  /** The request header being decoded: read once into here, reused by every request. */
+  private readonly header = new Uint8Array(VIRTIO_BLK_REQ_HEADER_BYTES);
+  private readonly requestChain = (c: DescriptorChain): number | RingError => this.request(c);
   readonly blockStats = { reads: 0, writes: 0, flushes: 0, getIds: 0, sectorsRead: 0, sectorsWritten: 0, ioErrors: 0, unsupported: 0 };
 
   constructor(opts: VirtioBlockOptions) {
@@ -78,15 +81,16 @@ export class VirtioBlock extends VirtioDevice {
   }
 
   protected service(index: number): RingError | null {
-    return index === VIRTIO_BLK_QUEUE_REQUEST ? this.drain(index, (c) => this.request(c)) : null;
+    return index === VIRTIO_BLK_QUEUE_REQUEST ? this.drain(index, this.requestChain) : null;
   }
 
   /** One request (§5.2.6). Returns the used length, or why the chain cannot carry a request. */
   private request(c: DescriptorChain): number | RingError {
     if (c.readableBytes < VIRTIO_BLK_REQ_HEADER_BYTES) return c.misframed('write-only-buffer', 'the request header');
     if (c.writableBytes < 1) return c.misframed('read-only-buffer', 'the status byte', c.bufferAt('readable', c.readableBytes - 1));
-    const header = c.read(0, VIRTIO_BLK_REQ_HEADER_BYTES);
-    if (!(header instanceof Uint8Array)) return header;
+    const header = this.header;
+    const he = c.readInto(0, header, 0, VIRTIO_BLK_REQ_HEADER_BYTES);
+    if (he) return he;
     const type = le32(header, VIRTIO_BLK_REQ_TYPE);
     const sectorLo = le32(header, VIRTIO_BLK_REQ_SECTOR_LO);
     const sectorHi = le32(header, VIRTIO_BLK_REQ_SECTOR_HI);
@@ -99,22 +103,23 @@ export class VirtioBlock extends VirtioDevice {
         }
         this.blockStats.reads++;
         const start = this.range(sectorLo, sectorHi, area);
-        if (start < 0) return this.finish(c, null, VIRTIO_BLK_S_IOERR);
+        if (start < 0) return this.finish(c, null, 0, 0, VIRTIO_BLK_S_IOERR);
         this.blockStats.sectorsRead += area / VIRTIO_BLK_SECTOR_SIZE;
-        return this.finish(c, this.disk.subarray(start, start + area), VIRTIO_BLK_S_OK);
+        return this.finish(c, this.disk, start, area, VIRTIO_BLK_S_OK);
       }
       case VIRTIO_BLK_T_OUT: {
         if (area > 0) return c.misframed('write-only-buffer', 'the data written to the disk');
         this.blockStats.writes++;
         const len = c.readableBytes - VIRTIO_BLK_REQ_HEADER_BYTES;
         const start = this.range(sectorLo, sectorHi, len);
-        if (start < 0) return this.finish(c, null, VIRTIO_BLK_S_IOERR);
-        const data = c.read(VIRTIO_BLK_REQ_HEADER_BYTES, len);
-        if (!(data instanceof Uint8Array)) return data;
-        this.disk.set(data, start);
+        if (start < 0) return this.finish(c, null, 0, 0, VIRTIO_BLK_S_IOERR);
+        // Straight from guest memory into the image: a bad buffer fails before any later one is
+        // copied, but the sectors before it are written, as a real disk's partial DMA would.
+        const de = c.readInto(VIRTIO_BLK_REQ_HEADER_BYTES, this.disk, start, len);
+        if (de) return de;
         if (len > 0) this.dirty = true;
         this.blockStats.sectorsWritten += len / VIRTIO_BLK_SECTOR_SIZE;
-        return this.finish(c, null, VIRTIO_BLK_S_OK);
+        return this.finish(c, null, 0, 0, VIRTIO_BLK_S_OK);
       }
       case VIRTIO_BLK_T_FLUSH:
         this.blockStats.flushes++;
@@ -124,16 +129,16 @@ export class VirtioBlock extends VirtioDevice {
           // The host could not save the image (a full disk, a removed file): the guest hears
           // IOERR and may retry, as QEMU's werror=report; the host and the device go on.
           this.blockStats.ioErrors++;
-          return this.finish(c, null, VIRTIO_BLK_S_IOERR);
+          return this.finish(c, null, 0, 0, VIRTIO_BLK_S_IOERR);
         }
         this.dirty = false;
-        return this.finish(c, null, VIRTIO_BLK_S_OK);
+        return this.finish(c, null, 0, 0, VIRTIO_BLK_S_OK);
       case VIRTIO_BLK_T_GET_ID:
         this.blockStats.getIds++;
-        return this.finish(c, this.id.subarray(0, Math.min(area, VIRTIO_BLK_ID_BYTES)), VIRTIO_BLK_S_OK);
+        return this.finish(c, this.id, 0, Math.min(area, VIRTIO_BLK_ID_BYTES), VIRTIO_BLK_S_OK);
       default:
         this.blockStats.unsupported++;
-        return this.finish(c, null, VIRTIO_BLK_S_UNSUPP);
+        return this.finish(c, null, 0, 0, VIRTIO_BLK_S_UNSUPP);
     }
   }
 
@@ -147,19 +152,12 @@ export class VirtioBlock extends VirtioDevice {
     return lo * VIRTIO_BLK_SECTOR_SIZE;
   }
 
-  /** Write the data (zero-padded over the whole data area) and then the status byte. */
-  private finish(c: DescriptorChain, data: Uint8Array | null, status: number): number | RingError {
+  /** Write src[at, at+len) (none when src is null), zeros over the rest of the data area, and
+   *  then the status byte. */
+  private finish(c: DescriptorChain, src: Uint8Array | null, at: number, len: number, status: number): number | RingError {
     const area = c.writableBytes - 1;
-    if (area > 0) {
-      let out = data;
-      if (!out || out.length !== area) {
-        out = new Uint8Array(area);
-        if (data) out.set(data);
-      }
-      const e = c.write(0, out);
-      if (e) return e;
-    }
-    const e = c.write(area, Uint8Array.of(status));
+    const n = src ? len : 0;
+    const e = (n > 0 ? c.write(0, src!, at, n) : null) ?? (area > n ? c.fill(n, area - n, 0) : null) ?? c.fill(area, 1, status);
     if (e) return e;
     return c.writableBytes;
   }

@@ -4,6 +4,10 @@
  * carries input: the host hands bytes to `input()`, which waits (bounded) until the driver
  * offers writable buffers, and fills them in order. Input stays queued across a device reset:
  * it belongs to the host's terminal, not to the device.
+ *
+ * Output accumulates in one growing byte buffer and input waits in a fixed ring of inputLimit
+ * bytes, so that moving bytes through the queues allocates nothing per chain (a chain's bytes
+ * are copied straight between guest memory and these buffers).
  */
 import { VIRTIO_CONSOLE_MAX_TX, VIRTIO_CONSOLE_QUEUE_RX, VIRTIO_CONSOLE_QUEUE_TX, VIRTIO_ID_CONSOLE } from '../../../abi/ring.ts';
 import { VirtioDevice, type VirtioDeviceOptions } from './device.ts';
@@ -19,15 +23,20 @@ export interface VirtioConsoleOptions extends VirtioDeviceOptions {
 export class VirtioConsole extends VirtioDevice {
   private readonly onOutput?: (bytes: Uint8Array) => void;
   private readonly inputLimit: number;
-  private readonly out: Uint8Array[] = [];
-  /** Input not yet given to the driver, oldest first. */
-  private inbox: number[] = [];
+  /** Everything written, in out[0, consoleStats.txBytes); doubles when full. */
+  private out = new Uint8Array(4096);
+  /** Input not yet given to the driver: inboxCount bytes from inboxHead, wrapping. */
+  private readonly inbox: Uint8Array;
+  private inboxHead = 0;
+  private inboxCount = 0;
+  private readonly transmitChain = (c: DescriptorChain): number | RingError => this.transmit(c);
   readonly consoleStats = { txChains: 0, txBytes: 0, txDropped: 0, rxBytes: 0, inputDropped: 0 };
 
   constructor(opts: VirtioConsoleOptions) {
     super(opts, VIRTIO_ID_CONSOLE, ['receiveq', 'transmitq'], 0);
     this.onOutput = opts.onOutput;
     this.inputLimit = opts.inputLimit ?? 65536;
+    this.inbox = new Uint8Array(this.inputLimit);
   }
 
   config(): Uint8Array {
@@ -36,13 +45,7 @@ export class VirtioConsole extends VirtioDevice {
 
   /** Everything written so far. */
   output(): Uint8Array {
-    const all = new Uint8Array(this.consoleStats.txBytes);
-    let o = 0;
-    for (const b of this.out) {
-      all.set(b, o);
-      o += b.length;
-    }
-    return all;
+    return this.out.slice(0, this.consoleStats.txBytes);
   }
 
   outputText(): string {
@@ -51,53 +54,63 @@ export class VirtioConsole extends VirtioDevice {
 
   /** Input bytes not yet delivered. */
   get pendingInput(): number {
-    return this.inbox.length;
+    return this.inboxCount;
   }
 
   /** Bytes typed on the host: delivered into receive buffers now, or when the driver offers some. */
   input(bytes: Uint8Array): void {
-    const room = Math.max(0, this.inputLimit - this.inbox.length);
-    const n = Math.min(room, bytes.length);
-    for (let i = 0; i < n; i++) this.inbox.push(bytes[i]!);
+    const n = Math.min(this.inputLimit - this.inboxCount, bytes.length);
+    for (let i = 0; i < n; i++) this.inbox[(this.inboxHead + this.inboxCount + i) % this.inputLimit] = bytes[i]!;
+    this.inboxCount += n;
     this.consoleStats.inputDropped += bytes.length - n;
     if (n > 0 && this.live && this.queue(VIRTIO_CONSOLE_QUEUE_RX).ready) this.run(VIRTIO_CONSOLE_QUEUE_RX);
   }
 
   protected override onDriverOk(): void {
-    if (this.inbox.length > 0 && this.queue(VIRTIO_CONSOLE_QUEUE_RX).ready) this.run(VIRTIO_CONSOLE_QUEUE_RX);
+    if (this.inboxCount > 0 && this.queue(VIRTIO_CONSOLE_QUEUE_RX).ready) this.run(VIRTIO_CONSOLE_QUEUE_RX);
   }
 
   protected service(index: number): RingError | null {
-    return index === VIRTIO_CONSOLE_QUEUE_TX ? this.drain(index, (c) => this.transmit(c)) : this.receive();
+    return index === VIRTIO_CONSOLE_QUEUE_TX ? this.drain(index, this.transmitChain) : this.receive();
   }
 
   private transmit(c: DescriptorChain): number | RingError {
-    if (c.writable.length > 0) return c.misframed('write-only-buffer', 'output bytes');
+    if (c.writableCount > 0) return c.misframed('write-only-buffer', 'output bytes');
     this.consoleStats.txChains++;
-    if (c.readableBytes > VIRTIO_CONSOLE_MAX_TX) {
+    const n = c.readableBytes;
+    if (n > VIRTIO_CONSOLE_MAX_TX) {
       this.consoleStats.txDropped++;
       return 0;
     }
-    const bytes = c.read(0, c.readableBytes);
-    if (!(bytes instanceof Uint8Array)) return bytes;
-    this.out.push(bytes);
-    this.consoleStats.txBytes += bytes.length;
-    this.onOutput?.(bytes);
+    const start = this.consoleStats.txBytes;
+    if (start + n > this.out.length) {
+      const grown = new Uint8Array(Math.max(2 * this.out.length, start + n));
+      grown.set(this.out.subarray(0, start));
+      this.out = grown;
+    }
+    const e = c.readInto(0, this.out, start, n);
+    if (e) return e;
+    this.consoleStats.txBytes += n;
+    // A view, made only for a listener; the bytes under it are never overwritten.
+    if (this.onOutput) this.onOutput(this.out.subarray(start, start + n));
     return 0;
   }
 
   /** Fill receive buffers with pending input, one chain after another. */
   private receive(): RingError | null {
     const q = this.queue(VIRTIO_CONSOLE_QUEUE_RX);
-    while (this.inbox.length > 0) {
+    while (this.inboxCount > 0) {
       const c = q.pop();
       if (c === null) return null;
       if (!(c instanceof DescriptorChain)) return c;
-      if (c.readable.length > 0 || c.writableBytes === 0) return c.misframed('read-only-buffer', 'input bytes');
-      const n = Math.min(c.writableBytes, this.inbox.length);
-      const e = c.write(0, Uint8Array.from(this.inbox.slice(0, n)));
+      if (c.readableCount > 0 || c.writableBytes === 0) return c.misframed('read-only-buffer', 'input bytes');
+      const n = Math.min(c.writableBytes, this.inboxCount);
+      // At most two pieces: to the end of the inbox ring, then from its start.
+      const first = Math.min(n, this.inputLimit - this.inboxHead);
+      const e = c.write(0, this.inbox, this.inboxHead, first) ?? (n > first ? c.write(first, this.inbox, 0, n - first) : null);
       if (e) return e;
-      this.inbox = this.inbox.slice(n);
+      this.inboxHead = (this.inboxHead + n) % this.inputLimit;
+      this.inboxCount -= n;
       this.consoleStats.rxBytes += n;
       const pe = q.push(c, n);
       if (pe) return pe;

@@ -23,6 +23,10 @@ import { macFromName, type NetBridge, type NetPort } from './bridge.ts';
 import { VirtioDevice, type VirtioDeviceOptions } from './device.ts';
 import { DescriptorChain, type RingError } from './virtqueue.ts';
 
+/** The header of every received frame: no offloads, num_buffers 1 (no mergeable buffers). */
+const RX_HEADER = new Uint8Array(VIRTIO_NET_HDR_BYTES);
+RX_HEADER[VIRTIO_NET_HDR_NUM_BUFFERS] = 1;
+
 export interface VirtioNetOptions extends VirtioDeviceOptions {
   readonly bridge: NetBridge;
   /** 6 bytes; default derived from the name (bridge.ts macFromName). */
@@ -36,6 +40,7 @@ export class VirtioNet extends VirtioDevice implements NetPort {
   private readonly bridge: NetBridge;
   private readonly backlogLimit: number;
   private backlog: Uint8Array[] = [];
+  private readonly transmitChain = (c: DescriptorChain): number | RingError => this.transmit(c);
   readonly netStats = { txFrames: 0, txBytes: 0, txDropped: 0, rxFrames: 0, rxBytes: 0, rxDropped: 0, rxTooBig: 0, backlogPeak: 0 };
 
   constructor(opts: VirtioNetOptions) {
@@ -85,7 +90,7 @@ export class VirtioNet extends VirtioDevice implements NetPort {
 
   protected service(index: number): RingError | null {
     if (index === VIRTIO_NET_QUEUE_RX) return this.deliver();
-    const e = this.drain(index, (c) => this.transmit(c));
+    const e = this.drain(index, this.transmitChain);
     this.bridge.flush();
     return e;
   }
@@ -95,14 +100,16 @@ export class VirtioNet extends VirtioDevice implements NetPort {
   }
 
   private transmit(c: DescriptorChain): number | RingError {
-    if (c.writable.length > 0) return c.misframed('write-only-buffer', 'a frame to transmit');
+    if (c.writableCount > 0) return c.misframed('write-only-buffer', 'a frame to transmit');
     const len = c.readableBytes - VIRTIO_NET_HDR_BYTES;
     if (len < VIRTIO_NET_MIN_FRAME || len > VIRTIO_NET_MAX_FRAME) {
       this.netStats.txDropped++; // a bad frame, not a bad ring
       return 0;
     }
-    const frame = c.read(VIRTIO_NET_HDR_BYTES, len);
-    if (!(frame instanceof Uint8Array)) return frame;
+    // The frame outlives the chain (it may wait in a receiver's backlog): its own array.
+    const frame = new Uint8Array(len);
+    const e = c.readInto(VIRTIO_NET_HDR_BYTES, frame, 0, len);
+    if (e) return e;
     this.netStats.txFrames++;
     this.netStats.txBytes += len;
     this.bridge.transmit(this, frame);
@@ -116,7 +123,7 @@ export class VirtioNet extends VirtioDevice implements NetPort {
       const c = q.pop();
       if (c === null) return null;
       if (!(c instanceof DescriptorChain)) return c;
-      if (c.readable.length > 0) return c.misframed('read-only-buffer', 'a received frame');
+      if (c.readableCount > 0) return c.misframed('read-only-buffer', 'a received frame');
       const frame = this.backlog.shift()!;
       const len = VIRTIO_NET_HDR_BYTES + frame.length;
       if (c.writableBytes < len) {
@@ -126,9 +133,7 @@ export class VirtioNet extends VirtioDevice implements NetPort {
         this.netStats.rxDropped++;
         continue;
       }
-      const hdr = new Uint8Array(VIRTIO_NET_HDR_BYTES);
-      hdr[VIRTIO_NET_HDR_NUM_BUFFERS] = 1;
-      const e = c.write(0, hdr) ?? c.write(VIRTIO_NET_HDR_BYTES, frame);
+      const e = c.write(0, RX_HEADER) ?? c.write(VIRTIO_NET_HDR_BYTES, frame);
       if (e) return e;
       this.netStats.rxFrames++;
       this.netStats.rxBytes += frame.length;

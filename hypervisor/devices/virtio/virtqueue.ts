@@ -12,9 +12,13 @@
  * never an exception; exceptions are for host bugs (a backend pushing a chain twice).
  *
  * Work is bounded: walking one chain visits at most 2·Q descriptors (Q in the table, Q in one
- * indirect table) with one memory access each; each batch (beginBatch) hands out chains only
- * until its descriptor and byte budgets are spent, and then reports `starved`, so the caller
- * polls later instead of looping. No input makes a call loop longer than O(Q).
+ * indirect table) with one memory access each (and one check of the indirect table); each
+ * batch (beginBatch) hands out chains only until its descriptor and byte budgets are spent, and
+ * then reports `starved`, so the caller polls later instead of looping. No input makes a call
+ * loop longer than O(Q).
+ *
+ * Walks allocate nothing in steady state (they run per request): descriptors are decoded from
+ * a scratch array, and chains are recycled objects over typed arrays (see DescriptorChain).
  */
 import {
   VIRTIO_F_INDIRECT_DESC_MASK,
@@ -69,10 +73,16 @@ export interface RingMemory {
   readU32(addr: MachineAddr): number | null;
   writeU16(addr: MachineAddr, value: number): boolean;
   writeU32(addr: MachineAddr, value: number): boolean;
-  /** A copy of [addr, addr+len), or null. */
-  read(addr: MachineAddr, len: number): Uint8Array | null;
-  /** Copy `data` to addr; false (and nothing written) when the range is not allowed. */
-  write(addr: MachineAddr, data: Uint8Array): boolean;
+  /**
+   * Copy [addr, addr+len) into dst[at, at+len); false (dst untouched) when the range is not
+   * allowed. The caller keeps dst in bounds. Into a caller's buffer rather than a new array,
+   * because ring walks and backends call it per descriptor and per buffer (hot paths).
+   */
+  readInto(addr: MachineAddr, dst: Uint8Array, at: number, len: number): boolean;
+  /** Copy src[at, at+len) to addr; false (and nothing written) when the range is not allowed. */
+  writeFrom(addr: MachineAddr, src: Uint8Array, at: number, len: number): boolean;
+  /** Set [addr, addr+len) to `value` (a byte); false (nothing written) when not allowed. */
+  fill(addr: MachineAddr, len: number, value: number): boolean;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -217,7 +227,8 @@ export interface QueueIndices {
 // ---------------------------------------------------------------------------------------------
 // Chains
 
-/** One buffer of a chain: where, how long, and which descriptor described it. */
+/** One buffer of a chain: where, how long, and which descriptor described it. A snapshot for
+ *  tests and traces (DescriptorChain.buffer); the hot path reads the chain's accessors. */
 export interface ChainBuffer {
   readonly addr: MachineAddr;
   readonly len: number;
@@ -226,39 +237,107 @@ export interface ChainBuffer {
   readonly indirect?: number;
 }
 
+/** Words per buffer in DescriptorChain's table: addr, len, desc, indirect entry + 1 (0: direct). */
+const BUF_STRIDE = 4;
+const BUF_ADDR = 0;
+const BUF_LEN = 1;
+const BUF_DESC = 2;
+const BUF_INDIRECT = 3;
+/** Buffers (and descriptors) a new chain object has room for before it first grows. */
+const CHAIN_INITIAL_CAPACITY = 8;
+
 /**
  * A chain the device took from the available ring. Its readable buffers form one byte stream,
  * its writable ones another: backends read and write by offset in those streams and make no
  * assumption about how the driver split them into descriptors (§2.7.4.1).
+ *
+ * The queue owns the object and recycles it: ring walks are a hot path, and a chain object, its
+ * buffer list and its descriptor list per request would be garbage the collector pays for on
+ * every kick. So the buffers live in flat typed arrays that grow (to at most Q entries, the
+ * chain's time-to-live) only when a chain is longer than any this object held before, and a
+ * chain is valid from pop() until push() or unpop() returns it: a backend must not keep it.
+ * Buffers are numbered readable first (0 … readableCount−1), then writable, since a readable
+ * buffer after a writable one is refused (§2.7.4.2).
  */
 export class DescriptorChain {
   /** False once the chain went back to the driver (push) or to the ring (unpop). */
-  held = true;
+  held = false;
+  private headIndex = 0;
+  private nReadable = 0;
+  private nWritable = 0;
+  private bytesReadable = 0;
+  private bytesWritable = 0;
+  private nDescriptors = 0;
+  private bufs = new Uint32Array(BUF_STRIDE * CHAIN_INITIAL_CAPACITY);
+  private descs = new Uint16Array(CHAIN_INITIAL_CAPACITY);
 
-  constructor(
-    private readonly q: Virtqueue,
-    readonly head: number,
-    readonly readable: readonly ChainBuffer[],
-    readonly writable: readonly ChainBuffer[],
-    readonly readableBytes: number,
-    readonly writableBytes: number,
-    /** Direct descriptors the device holds while it has the chain. */
-    readonly descriptors: readonly number[],
-  ) {}
+  /** @internal only a Virtqueue makes chains. */
+  constructor(private readonly q: Virtqueue) {}
+
+  get head(): number {
+    return this.headIndex;
+  }
+  get readableCount(): number {
+    return this.nReadable;
+  }
+  get writableCount(): number {
+    return this.nWritable;
+  }
+  get bufferCount(): number {
+    return this.nReadable + this.nWritable;
+  }
+  get readableBytes(): number {
+    return this.bytesReadable;
+  }
+  get writableBytes(): number {
+    return this.bytesWritable;
+  }
+  /** Direct descriptors the device holds while it has the chain. */
+  get descriptorCount(): number {
+    return this.nDescriptors;
+  }
+  descriptor(k: number): number {
+    return this.descs[k]!;
+  }
 
   /** The queue's name, for errors. */
   get queue(): string {
     return this.q.name;
   }
 
-  /** The buffer holding byte `offset` of the readable (or writable) stream, if any. */
-  bufferAt(stream: 'readable' | 'writable', offset: number): ChainBuffer | undefined {
+  bufferAddr(i: number): MachineAddr {
+    return this.bufs[BUF_STRIDE * i + BUF_ADDR]! as MachineAddr;
+  }
+  bufferLen(i: number): number {
+    return this.bufs[BUF_STRIDE * i + BUF_LEN]!;
+  }
+  bufferDesc(i: number): number {
+    return this.bufs[BUF_STRIDE * i + BUF_DESC]!;
+  }
+  /** The entry of the indirect table of bufferDesc(i), or −1 for a direct descriptor. */
+  bufferIndirect(i: number): number {
+    return this.bufs[BUF_STRIDE * i + BUF_INDIRECT]! - 1;
+  }
+
+  /** Buffer i as an object (allocates: for tests and traces, not for backends' hot paths). */
+  buffer(i: number): ChainBuffer {
+    if (!Number.isInteger(i) || i < 0 || i >= this.bufferCount) throw new RangeError(`${this.q.name}: no buffer ${i} in a chain of ${this.bufferCount}`);
+    const ind = this.bufferIndirect(i);
+    const b = { addr: this.bufferAddr(i), len: this.bufferLen(i), desc: this.bufferDesc(i) };
+    return ind < 0 ? b : { ...b, indirect: ind };
+  }
+
+  /** The index of the buffer holding byte `offset` of the readable (or writable) stream, or −1. */
+  bufferAt(stream: 'readable' | 'writable', offset: number): number {
+    let i = stream === 'readable' ? 0 : this.nReadable;
+    const end = stream === 'readable' ? this.nReadable : this.nReadable + this.nWritable;
     let o = offset;
-    for (const b of stream === 'readable' ? this.readable : this.writable) {
-      if (o < b.len) return b;
-      o -= b.len;
+    for (; i < end; i++) {
+      const len = this.bufs[BUF_STRIDE * i + BUF_LEN]!;
+      if (o < len) return i;
+      o -= len;
     }
-    return undefined;
+    return -1;
   }
 
   /**
@@ -267,58 +346,140 @@ export class DescriptorChain {
    * where it must write ('read-only-buffer', naming the first readable one). Without such a
    * buffer, the head is named.
    */
-  misframed(kind: 'write-only-buffer' | 'read-only-buffer', need: string, buffer?: ChainBuffer): RingError {
-    const b = buffer ?? (kind === 'write-only-buffer' ? this.writable[0] : this.readable[0]);
-    if (b === undefined) return { queue: this.q.name, desc: this.head, kind, need };
-    if (b.indirect === undefined) return { queue: this.q.name, desc: b.desc, kind, need };
-    return { queue: this.q.name, desc: b.desc, indirect: b.indirect, kind, need };
+  misframed(kind: 'write-only-buffer' | 'read-only-buffer', need: string, buffer = -1): RingError {
+    let b = buffer;
+    if (b < 0) {
+      if (kind === 'write-only-buffer') b = this.nWritable > 0 ? this.nReadable : -1;
+      else b = this.nReadable > 0 ? 0 : -1;
+    }
+    if (b < 0) return { queue: this.q.name, desc: this.headIndex, kind, need };
+    const ind = this.bufferIndirect(b);
+    if (ind < 0) return { queue: this.q.name, desc: this.bufferDesc(b), kind, need };
+    return { queue: this.q.name, desc: this.bufferDesc(b), indirect: ind, kind, need };
   }
 
-  /** `len` bytes from `offset` of the readable stream. The range must lie inside it (host bug). */
-  read(offset: number, len: number): Uint8Array | RingError {
-    if (offset < 0 || len < 0 || offset + len > this.readableBytes) {
-      throw new RangeError(`${this.q.name}: read of ${offset}+${len} past the chain's ${this.readableBytes} readable bytes`);
+  /**
+   * Copy `len` bytes from `offset` of the readable stream into dst[at, at+len). Both ranges must
+   * be in bounds (host bug otherwise). Allocates nothing (RingMemory.readInto).
+   */
+  readInto(offset: number, dst: Uint8Array, at: number, len: number): RingError | null {
+    if (!(offset >= 0 && len >= 0 && offset + len <= this.bytesReadable && at >= 0 && at + len <= dst.length)) {
+      throw new RangeError(`${this.q.name}: read of ${offset}+${len} into ${at} of ${dst.length} bytes, past the chain's ${this.bytesReadable} readable bytes or the destination`);
     }
-    const out = new Uint8Array(len);
+    const mem = this.q.mem;
+    const bufs = this.bufs;
     let skip = offset;
     let o = 0;
-    for (const b of this.readable) {
-      if (o === len) break;
-      if (skip >= b.len) {
-        skip -= b.len;
+    for (let i = 0; o < len; i++) {
+      const blen = bufs[BUF_STRIDE * i + BUF_LEN]!;
+      if (skip >= blen) {
+        skip -= blen;
         continue;
       }
-      const n = Math.min(b.len - skip, len - o);
-      const bytes = this.q.mem.read(maddr(b.addr + skip), n);
-      if (!bytes) return this.q.outside(b, false);
-      out.set(bytes, o);
+      const n = Math.min(blen - skip, len - o);
+      if (!mem.readInto(maddr(bufs[BUF_STRIDE * i + BUF_ADDR]! + skip), dst, at + o, n)) return this.q.outside(this, i, false);
       o += n;
       skip = 0;
     }
     this.q.counters.bytesRead += len;
-    return out;
+    return null;
   }
 
-  /** Write `data` at `offset` of the writable stream. The range must lie inside it (host bug). */
-  write(offset: number, data: Uint8Array): RingError | null {
-    if (offset < 0 || offset + data.length > this.writableBytes) {
-      throw new RangeError(`${this.q.name}: write of ${offset}+${data.length} past the chain's ${this.writableBytes} writable bytes`);
+  /** `len` bytes from `offset` of the readable stream, in a new array (tests, cold paths). */
+  read(offset: number, len: number): Uint8Array | RingError {
+    const out = new Uint8Array(Math.max(0, len));
+    return this.readInto(offset, out, 0, len) ?? out;
+  }
+
+  /**
+   * Copy src[at, at+len) (default: all of src) to `offset` of the writable stream. Both ranges
+   * must be in bounds (host bug otherwise).
+   */
+  write(offset: number, src: Uint8Array, at = 0, len = src.length - at): RingError | null {
+    if (!(offset >= 0 && len >= 0 && offset + len <= this.bytesWritable && at >= 0 && at + len <= src.length)) {
+      throw new RangeError(`${this.q.name}: write of ${at}+${len} of ${src.length} bytes at ${offset}, past the source or the chain's ${this.bytesWritable} writable bytes`);
     }
+    const mem = this.q.mem;
+    const bufs = this.bufs;
     let skip = offset;
     let o = 0;
-    for (const b of this.writable) {
-      if (o === data.length) break;
-      if (skip >= b.len) {
-        skip -= b.len;
+    for (let i = this.nReadable; o < len; i++) {
+      const blen = bufs[BUF_STRIDE * i + BUF_LEN]!;
+      if (skip >= blen) {
+        skip -= blen;
         continue;
       }
-      const n = Math.min(b.len - skip, data.length - o);
-      if (!this.q.mem.write(maddr(b.addr + skip), data.subarray(o, o + n))) return this.q.outside(b, true);
+      const n = Math.min(blen - skip, len - o);
+      if (!mem.writeFrom(maddr(bufs[BUF_STRIDE * i + BUF_ADDR]! + skip), src, at + o, n)) return this.q.outside(this, i, true);
       o += n;
       skip = 0;
     }
-    this.q.counters.bytesWritten += data.length;
+    this.q.counters.bytesWritten += len;
     return null;
+  }
+
+  /** Set `len` bytes from `offset` of the writable stream to `value` (padding, a status byte). */
+  fill(offset: number, len: number, value: number): RingError | null {
+    if (!(offset >= 0 && len >= 0 && offset + len <= this.bytesWritable)) {
+      throw new RangeError(`${this.q.name}: fill of ${offset}+${len} past the chain's ${this.bytesWritable} writable bytes`);
+    }
+    const mem = this.q.mem;
+    const bufs = this.bufs;
+    let skip = offset;
+    let o = 0;
+    for (let i = this.nReadable; o < len; i++) {
+      const blen = bufs[BUF_STRIDE * i + BUF_LEN]!;
+      if (skip >= blen) {
+        skip -= blen;
+        continue;
+      }
+      const n = Math.min(blen - skip, len - o);
+      if (!mem.fill(maddr(bufs[BUF_STRIDE * i + BUF_ADDR]! + skip), n, value)) return this.q.outside(this, i, true);
+      o += n;
+      skip = 0;
+    }
+    this.q.counters.bytesWritten += len;
+    return null;
+  }
+
+  // --- filled by Virtqueue.walk
+
+  /** @internal start the walk of the chain at `head`. */
+  begin(head: number): void {
+    this.headIndex = head;
+    this.nReadable = this.nWritable = this.bytesReadable = this.bytesWritable = this.nDescriptors = 0;
+  }
+
+  /** @internal a direct descriptor the walk marked as held. */
+  addDescriptor(d: number): void {
+    if (this.nDescriptors === this.descs.length) {
+      const grown = new Uint16Array(2 * this.descs.length);
+      grown.set(this.descs);
+      this.descs = grown;
+    }
+    this.descs[this.nDescriptors++] = d;
+  }
+
+  /** @internal a buffer (len > 0, checked); writable ones come after every readable one. */
+  addBuffer(addr: number, len: number, desc: number, indirect: number, write: boolean): void {
+    const n = this.nReadable + this.nWritable;
+    if (BUF_STRIDE * n === this.bufs.length) {
+      const grown = new Uint32Array(2 * this.bufs.length);
+      grown.set(this.bufs);
+      this.bufs = grown;
+    }
+    const o = BUF_STRIDE * n;
+    this.bufs[o + BUF_ADDR] = addr;
+    this.bufs[o + BUF_LEN] = len;
+    this.bufs[o + BUF_DESC] = desc;
+    this.bufs[o + BUF_INDIRECT] = indirect + 1;
+    if (write) {
+      this.nWritable++;
+      this.bytesWritable += len;
+    } else {
+      this.nReadable++;
+      this.bytesReadable += len;
+    }
   }
 }
 
@@ -356,6 +517,14 @@ export class Virtqueue {
   /** Per entry of the indirect table being walked: the stamp of the last walk that visited it. */
   private seenIndirect = new Uint32Array(0);
   private stamp = 0;
+  /** Descriptors the current walk may still take: its time-to-live. */
+  private ttl = 0;
+  /** The descriptor being decoded: each one is read once, into here (no double fetch). */
+  private readonly scratch = new Uint8Array(VRING_DESC_BYTES);
+  /** Chain objects not held by anyone, for the next pop; `chains` is every one ever made. In
+   *  steady state (a backend returns each chain before it takes the next) this holds one. */
+  private readonly free: DescriptorChain[] = [];
+  private readonly chains: DescriptorChain[] = [];
   private lastPopped: DescriptorChain | null = null;
   private inFlight = 0;
   /** True while the device asked the driver not to kick (NO_NOTIFY, or avail_event left behind). */
@@ -420,6 +589,12 @@ export class Virtqueue {
     this.seenIndirect = new Uint32Array(0);
     this.lastPopped = null;
     this.polling = this.starved = false;
+    // Chains taken before the reset are void: pushing one now is a host bug ('returned twice').
+    this.free.length = 0;
+    for (const c of this.chains) {
+      c.held = false;
+      this.free.push(c);
+    }
   }
 
   /** The cursors, for a snapshot. */
@@ -533,8 +708,14 @@ export class Virtqueue {
     const head = this.mem.readU16(maddr(this.avail + VRING_AVAIL_RING + VRING_AVAIL_ELEM_BYTES * slot));
     if (head === null) return this.ringAccess('available ring', this.avail);
     if (head >= this.size) return { kind: 'descriptor-index', queue: this.name, desc: head, field: 'head', index: head, limit: this.size };
-    const chain = this.walk(head);
-    if (!(chain instanceof DescriptorChain)) return chain;
+    const chain = this.free.pop() ?? this.newChain();
+    const e = this.walk(head, chain);
+    if (e !== null) {
+      this.unmark(chain);
+      this.free.push(chain);
+      return e;
+    }
+    chain.held = true;
     this.lastAvail = u16(this.lastAvail + 1);
     this.counters.chains++;
     this.inFlight++;
@@ -566,11 +747,12 @@ export class Virtqueue {
     if (!Number.isInteger(len) || len < 0 || len > chain.writableBytes) {
       throw new RangeError(`${this.name}: used len ${len} for a chain of ${chain.writableBytes} writable bytes`);
     }
+    const head = chain.head;
     this.release(chain);
     if (this.lastPopped === chain) this.lastPopped = null;
     const elem = this.used + VRING_USED_RING + VRING_USED_ELEM_BYTES * (this.nextUsed & (this.size - 1));
     const ok =
-      this.mem.writeU32(maddr(elem + VRING_USED_ELEM_ID), chain.head) &&
+      this.mem.writeU32(maddr(elem + VRING_USED_ELEM_ID), head) &&
       this.mem.writeU32(maddr(elem + VRING_USED_ELEM_LEN), len) &&
       this.mem.writeU16(maddr(this.used + VRING_USED_IDX), u16(this.nextUsed + 1));
     if (!ok) return this.ringAccess('used ring', this.used);
@@ -583,8 +765,9 @@ export class Virtqueue {
   // --- internals
 
   /** @internal the error for a buffer that failed a read or write after it passed the walk. */
-  outside(b: ChainBuffer, write: boolean): RingError {
-    return { kind: 'address-outside', queue: this.name, desc: b.desc, indirect: b.indirect, addrLo: b.addr, addrHi: 0, len: b.len, write };
+  outside(c: DescriptorChain, i: number, write: boolean): RingError {
+    const ind = c.bufferIndirect(i);
+    return { kind: 'address-outside', queue: this.name, desc: c.bufferDesc(i), indirect: ind < 0 ? undefined : ind, addrLo: c.bufferAddr(i), addrHi: 0, len: c.bufferLen(i), write };
   }
 
   private ringAccess(part: 'descriptor table' | 'available ring' | 'used ring', addr: number): RingError {
@@ -599,10 +782,22 @@ export class Virtqueue {
     return maddr(this.used + vringAvailEventOffset(this.size));
   }
 
+  private newChain(): DescriptorChain {
+    const c = new DescriptorChain(this);
+    this.chains.push(c);
+    return c;
+  }
+
+  /** Give the chain's direct descriptors back to the driver. */
+  private unmark(chain: DescriptorChain): void {
+    for (let k = 0, n = chain.descriptorCount; k < n; k++) this.owner[chain.descriptor(k)] = 0;
+  }
+
   private release(chain: DescriptorChain): void {
-    for (const d of chain.descriptors) this.owner[d] = 0;
+    this.unmark(chain);
     chain.held = false;
     this.inFlight--;
+    this.free.push(chain);
   }
 
   /** One descriptor read: what the budget and the counters measure. */
@@ -621,117 +816,104 @@ export class Virtqueue {
     return this.stamp;
   }
 
+  /** Where a fault is: a direct descriptor (indirect < 0) or an entry of its indirect table. */
+  private at(desc: number, indirect: number): At {
+    return indirect < 0 ? { queue: this.name, desc } : { queue: this.name, desc, indirect };
+  }
+
   /**
-   * Walk the chain at `head` (§2.7.5, §2.7.5.3). At most Q direct descriptors (each is marked
-   * with this walk's stamp: meeting the stamp again is a loop, meeting another is a descriptor
-   * the device already holds), then at most one indirect table of at most Q entries, read whole
-   * and walked the same way. The chain's time-to-live is Q buffers (rust-vmm's rule; the
-   * table's entries count instead of the descriptor that points to it).
+   * Walk the chain at `head` into `c` (§2.7.5, §2.7.5.3). At most Q direct descriptors (each is
+   * marked with this walk's stamp: meeting the stamp again is a loop, meeting another is a
+   * descriptor the device already holds), then at most one indirect table of at most Q entries,
+   * walked the same way. The chain's time-to-live is Q buffers (rust-vmm's rule; the table's
+   * entries count instead of the descriptor that points to it). On an error the caller unmarks
+   * what `c` recorded. Methods, not closures, and fields, not arrays: this runs per request.
    */
-  private walk(head: number): DescriptorChain | RingError {
+  private walk(head: number, c: DescriptorChain): RingError | null {
     const stamp = this.nextStamp();
     const q = this.size;
-    const marked: number[] = [];
-    const readable: ChainBuffer[] = [];
-    const writable: ChainBuffer[] = [];
-    let readableBytes = 0;
-    let writableBytes = 0;
-    let ttl = q;
-    const fail = (e: RingError): RingError => {
-      for (const d of marked) this.owner[d] = 0;
-      return e;
-    };
-    const where = (desc: number, indirect?: number): At => (indirect === undefined ? { queue: this.name, desc } : { queue: this.name, desc, indirect });
-
-    /** Account one buffer descriptor. */
-    const take = (b: Uint8Array, o: number, desc: number, indirect?: number): RingError | null => {
-      if (ttl-- === 0) return { ...where(desc, indirect), kind: 'chain-too-long', limit: q };
-      const lo = le32(b, o + VRING_DESC_ADDR_LO);
-      const hi = le32(b, o + VRING_DESC_ADDR_HI);
-      const len = le32(b, o + VRING_DESC_LEN);
-      const write = (le16(b, o + VRING_DESC_FLAGS) & VRING_DESC_F_WRITE) !== 0;
-      if (!write && writable.length > 0) return { ...where(desc, indirect), kind: 'readable-after-writable' };
-      // The spec's limit is 2^32 bytes per chain (§2.7.5.2); ours is lower (§2.7.4.1 allows it).
-      const total = readableBytes + writableBytes + len;
-      if (total > VIRTQ_MAX_CHAIN_BYTES) return { ...where(desc, indirect), kind: 'length-overflow', total, limit: VIRTQ_MAX_CHAIN_BYTES };
-      if (len === 0) return null; // an empty buffer adds nothing (and costs its place in the TTL)
-      if (hi !== 0 || !this.mem.check(maddr(lo), len, write)) {
-        return { ...where(desc, indirect), kind: 'address-outside', addrLo: lo, addrHi: hi, len, write };
-      }
-      const buf: ChainBuffer = indirect === undefined ? { addr: maddr(lo), len, desc } : { addr: maddr(lo), len, desc, indirect };
-      if (write) {
-        writable.push(buf);
-        writableBytes += len;
-      } else {
-        readable.push(buf);
-        readableBytes += len;
-      }
-      return null;
-    };
-
+    const d = this.scratch;
+    this.ttl = q;
+    c.begin(head);
     // Each descriptor of the table at most once per chain, and never one another chain holds.
     if (this.owner[head] !== 0) return { queue: this.name, desc: head, kind: 'descriptor-in-use', index: head };
     let i = head;
     for (;;) {
       this.visit();
       this.owner[i] = stamp;
-      marked.push(i);
+      c.addDescriptor(i);
       const addr = maddr(this.desc + VRING_DESC_BYTES * i);
-      const d = this.mem.read(addr, VRING_DESC_BYTES);
-      if (!d) return fail(this.ringAccess('descriptor table', addr));
+      if (!this.mem.readInto(addr, d, 0, VRING_DESC_BYTES)) return this.ringAccess('descriptor table', addr);
       const flags = le16(d, VRING_DESC_FLAGS);
+      if (flags & VRING_DESC_F_INDIRECT) return this.walkIndirect(c, i, stamp); // it ends the chain (no NEXT)
+      const e = this.take(c, i, -1);
+      if (e) return e;
+      if (!(flags & VRING_DESC_F_NEXT)) return null;
       const next = le16(d, VRING_DESC_NEXT);
-      if (flags & VRING_DESC_F_INDIRECT) {
-        const e = this.walkIndirect(d, i, stamp, take);
-        if (e) return fail(e);
-        break; // an indirect descriptor ends the chain (it may not have NEXT)
-      }
-      const e = take(d, 0, i);
-      if (e) return fail(e);
-      if (!(flags & VRING_DESC_F_NEXT)) break;
-      if (next >= q) return fail({ ...where(i), kind: 'descriptor-index', field: 'next', index: next, limit: q });
+      if (next >= q) return { ...this.at(i, -1), kind: 'descriptor-index', field: 'next', index: next, limit: q };
       const o = this.owner[next]!;
-      if (o === stamp) return fail({ ...where(i), kind: 'descriptor-loop', index: next });
-      if (o !== 0) return fail({ ...where(i), kind: 'descriptor-in-use', index: next });
+      if (o === stamp) return { ...this.at(i, -1), kind: 'descriptor-loop', index: next };
+      if (o !== 0) return { ...this.at(i, -1), kind: 'descriptor-in-use', index: next };
       i = next;
     }
-    return new DescriptorChain(this, head, readable, writable, readableBytes, writableBytes, marked);
   }
 
-  /** The table behind indirect descriptor `i` (§2.7.5.3): checked, read once, walked from entry 0. */
-  private walkIndirect(
-    d: Uint8Array,
-    i: number,
-    stamp: number,
-    take: (b: Uint8Array, o: number, desc: number, indirect?: number) => RingError | null,
-  ): RingError | null {
-    const at = { queue: this.name, desc: i };
+  /**
+   * Account the buffer descriptor in `scratch` (direct descriptor `desc`, or entry `indirect`
+   * of its table): TTL, order, byte total, then the address, before the chain records it.
+   */
+  private take(c: DescriptorChain, desc: number, indirect: number): RingError | null {
+    if (this.ttl-- === 0) return { ...this.at(desc, indirect), kind: 'chain-too-long', limit: this.size };
+    const d = this.scratch;
+    const lo = le32(d, VRING_DESC_ADDR_LO);
+    const hi = le32(d, VRING_DESC_ADDR_HI);
+    const len = le32(d, VRING_DESC_LEN);
+    const write = (le16(d, VRING_DESC_FLAGS) & VRING_DESC_F_WRITE) !== 0;
+    if (!write && c.writableCount > 0) return { ...this.at(desc, indirect), kind: 'readable-after-writable' };
+    // The spec's limit is 2^32 bytes per chain (§2.7.5.2); ours is lower (§2.7.4.1 allows it).
+    const total = c.readableBytes + c.writableBytes + len;
+    if (total > VIRTQ_MAX_CHAIN_BYTES) return { ...this.at(desc, indirect), kind: 'length-overflow', total, limit: VIRTQ_MAX_CHAIN_BYTES };
+    if (len === 0) return null; // an empty buffer adds nothing (and costs its place in the TTL)
+    if (hi !== 0 || !this.mem.check(maddr(lo), len, write)) {
+      return { ...this.at(desc, indirect), kind: 'address-outside', addrLo: lo, addrHi: hi, len, write };
+    }
+    c.addBuffer(lo, len, desc, indirect, write);
+    return null;
+  }
+
+  /**
+   * The table behind indirect descriptor `i` (§2.7.5.3), whose descriptor is in `scratch`:
+   * checked whole, then walked from entry 0, each entry read once into `scratch` as it is
+   * reached (the loop check below keeps it to once), so no copy of the table is made.
+   */
+  private walkIndirect(c: DescriptorChain, i: number, stamp: number): RingError | null {
+    const d = this.scratch;
     const flags = le16(d, VRING_DESC_FLAGS);
-    if (!this.indirect) return { ...at, kind: 'indirect-not-negotiated' };
-    if (flags & VRING_DESC_F_NEXT) return { ...at, kind: 'indirect-with-next' };
+    if (!this.indirect) return { ...this.at(i, -1), kind: 'indirect-not-negotiated' };
+    if (flags & VRING_DESC_F_NEXT) return { ...this.at(i, -1), kind: 'indirect-with-next' };
     const lo = le32(d, VRING_DESC_ADDR_LO);
     const hi = le32(d, VRING_DESC_ADDR_HI);
     const len = le32(d, VRING_DESC_LEN);
     if (len === 0 || len % VRING_DESC_BYTES !== 0 || len / VRING_DESC_BYTES > this.size) {
-      return { ...at, kind: 'indirect-length', len, size: this.size };
+      return { ...this.at(i, -1), kind: 'indirect-length', len, size: this.size };
     }
-    if (hi !== 0 || !this.mem.check(maddr(lo), len, false)) return { ...at, kind: 'address-outside', addrLo: lo, addrHi: hi, len, write: false };
-    const table = this.mem.read(maddr(lo), len); // one copy: the driver cannot change it under us
-    if (!table) return { ...at, kind: 'address-outside', addrLo: lo, addrHi: hi, len, write: false };
+    if (hi !== 0 || !this.mem.check(maddr(lo), len, false)) return { ...this.at(i, -1), kind: 'address-outside', addrLo: lo, addrHi: hi, len, write: false };
     const n = len / VRING_DESC_BYTES;
     let j = 0;
     this.seenIndirect[0] = stamp;
     for (;;) {
       this.visit();
-      const o = VRING_DESC_BYTES * j;
-      const f = le16(table, o + VRING_DESC_FLAGS);
-      if (f & VRING_DESC_F_INDIRECT) return { ...at, indirect: j, kind: 'nested-indirect' };
-      const e = take(table, o, i, j);
+      if (!this.mem.readInto(maddr(lo + VRING_DESC_BYTES * j), d, 0, VRING_DESC_BYTES)) {
+        return { ...this.at(i, -1), kind: 'address-outside', addrLo: lo, addrHi: hi, len, write: false };
+      }
+      const f = le16(d, VRING_DESC_FLAGS);
+      if (f & VRING_DESC_F_INDIRECT) return { ...this.at(i, j), kind: 'nested-indirect' };
+      const e = this.take(c, i, j);
       if (e) return e;
       if (!(f & VRING_DESC_F_NEXT)) return null;
-      const next = le16(table, o + VRING_DESC_NEXT);
-      if (next >= n) return { ...at, indirect: j, kind: 'descriptor-index', field: 'next', index: next, limit: n };
-      if (this.seenIndirect[next] === stamp) return { ...at, indirect: j, kind: 'descriptor-loop', index: next };
+      const next = le16(d, VRING_DESC_NEXT);
+      if (next >= n) return { ...this.at(i, j), kind: 'descriptor-index', field: 'next', index: next, limit: n };
+      if (this.seenIndirect[next] === stamp) return { ...this.at(i, j), kind: 'descriptor-loop', index: next };
       this.seenIndirect[next] = stamp;
       j = next;
     }

@@ -49,7 +49,7 @@ describe('virtqueue: chains', () => {
     drv.publish();
     const c = popChain(q);
     expect(c.head).toBe(head);
-    expect([c.readableBytes, c.writableBytes, c.readable.length, c.writable.length]).toEqual([8, 10, 2, 1]);
+    expect([c.readableBytes, c.writableBytes, c.readableCount, c.writableCount]).toEqual([8, 10, 2, 1]);
     expect(new TextDecoder().decode(c.read(2, 5) as Uint8Array)).toBe('lloab');
     expect(c.write(3, text('XYZ'))).toBeNull();
     expect(new TextDecoder().decode(mem.u8.subarray(w + 3, w + 6))).toBe('XYZ');
@@ -67,8 +67,11 @@ describe('virtqueue: chains', () => {
     drv.publish();
     const c = popChain(q);
     expect(c.head).toBe(head);
-    expect(c.readable.map((b) => [b.desc, b.indirect])).toEqual([[head, 0], [head, 1]]);
-    expect(c.writable.map((b) => [b.desc, b.indirect])).toEqual([[head, 2]]);
+    const where = (i: number) => [c.buffer(i).desc, c.buffer(i).indirect];
+    expect([where(0), where(1)]).toEqual([[head, 0], [head, 1]]);
+    expect(c.readableCount).toBe(2);
+    expect([where(2)]).toEqual([[head, 2]]);
+    expect(c.bufferCount).toBe(3);
     expect(new TextDecoder().decode(c.read(0, 14) as Uint8Array)).toBe('HEAD0123456789');
     expect(q.push(c, 1)).toBeNull();
 
@@ -83,7 +86,7 @@ describe('virtqueue: chains', () => {
     const c2 = popChain(q);
     expect(new TextDecoder().decode(c2.read(0, 6) as Uint8Array)).toBe('HEAD01');
     expect(c2.writableBytes).toBe(1);
-    expect(c2.descriptors).toEqual([5, 6]);
+    expect(Array.from({ length: c2.descriptorCount }, (_, k) => c2.descriptor(k))).toEqual([5, 6]);
   });
 
   it('holds the descriptors of a chain until it is returned: another chain may not use them', () => {
@@ -113,7 +116,48 @@ describe('virtqueue: chains', () => {
     expect(q.held).toBe(0);
     const again = popChain(q);
     expect(again.head).toBe(c.head);
-    expect(() => q.unpop(c)).toThrow(/not the last one taken/);
+    // The queue recycles chain objects, so a handle kept past unpop is the new chain: what
+    // stays refused is giving back a chain that is not the last one taken, or is not held.
+    expect(again).toBe(c);
+    drv.add([{ addr: arena.alloc(8), len: 8, write: true }]);
+    drv.publish();
+    const second = popChain(q);
+    expect(() => q.unpop(again)).toThrow(/not the last one taken/);
+    expect(q.push(second, 0)).toBeNull();
+    expect(() => q.unpop(second)).toThrow(/not the last one taken/);
+  });
+
+  it('hands out the same chain object for every request once warm, and one per chain held at once', () => {
+    const { drv, q, arena } = bare(8, FEATURES | R.VIRTIO_F_INDIRECT_DESC_MASK);
+    const hdr = arena.put('HEADER..');
+    const st = arena.alloc(4);
+    const seen = new Set<DescriptorChain>();
+    for (let i = 0; i < 50; i++) {
+      if (i % 2) drv.addIndirect([{ addr: hdr, len: 8 }, { addr: st, len: 4, write: true }], arena);
+      else drv.add([{ addr: hdr, len: 8 }, { addr: st, len: 4, write: true }]);
+      drv.publish();
+      q.beginBatch();
+      const c = popChain(q);
+      seen.add(c);
+      expect(new TextDecoder().decode(c.read(0, 8) as Uint8Array)).toBe('HEADER..');
+      expect(q.push(c, 4)).toBeNull();
+      drv.takeUsed();
+    }
+    expect(seen.size).toBe(1);
+    // Chains held together are distinct objects, and both come back to the pool.
+    drv.add([{ addr: st, len: 4, write: true }]);
+    drv.add([{ addr: st, len: 4, write: true }]);
+    drv.publish();
+    const a = popChain(q);
+    const b = popChain(q);
+    expect(a).not.toBe(b);
+    expect(q.push(a, 0) ?? q.push(b, 0)).toBeNull();
+    // A reset voids chains taken before it: giving one back is a host bug.
+    drv.add([{ addr: st, len: 4, write: true }]);
+    drv.publish();
+    const stale = popChain(q);
+    q.reset();
+    expect(() => q.push(stale, 0)).toThrow(/returned twice/);
   });
 
   it('treats pushing a chain twice or a used length beyond its writable bytes as a host bug', () => {
@@ -134,10 +178,11 @@ describe('virtqueue: chains', () => {
       check: (a, l, w) => ring.check(a, l, w),
       readU16: (a) => ring.readU16(a),
       readU32: (a) => ring.readU32(a),
-      read: (a, l) => ring.read(a, l),
+      readInto: (a, d, at, l) => ring.readInto(a, d, at, l),
       writeU16: (a, v) => (writes.push(a), ring.writeU16(a, v)),
       writeU32: (a, v) => (writes.push(a), ring.writeU32(a, v)),
-      write: (a: MachineAddr, d) => ring.write(a, d),
+      writeFrom: (a: MachineAddr, d, at, l) => ring.writeFrom(a, d, at, l),
+      fill: (a, l, v) => ring.fill(a, l, v),
     };
     const q = new Virtqueue('t.q', logged, 8);
     expect(q.configure(drv.config(), 0)).toBeNull();
@@ -307,8 +352,9 @@ describe('virtqueue: bounded work', () => {
       readU32: (a) => inner.readU32(a),
       writeU16: (a, v) => inner.writeU16(a, v),
       writeU32: (a, v) => inner.writeU32(a, v),
-      read: (a, l) => (reads++, inner.read(a, l)), // one per descriptor
-      write: (a, d) => inner.write(a, d),
+      readInto: (a, d, at, l) => (reads++, inner.readInto(a, d, at, l)), // one per descriptor
+      writeFrom: (a, d, at, l) => inner.writeFrom(a, d, at, l),
+      fill: (a, l, v) => inner.fill(a, l, v),
     };
     const Q = R.VIRTQ_MAX_QUEUE_SIZE;
     const drv = new DriverQueue(mem, new Arena(mem, 0x1000, 2 << 20), Q);
