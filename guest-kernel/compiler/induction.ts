@@ -37,8 +37,10 @@ interface AddressUse {
   site: Site;
   base: VReg;
   shift: number;
-  /** The `t = i << shift` it adds, when shift > 0. */
-  scaled: VReg | null;
+  /** The index computations between i and the add (`t = i + d`, `t = t << k`), which go with i. */
+  temps: Site[];
+  /** The address is `p + disp` (d << k bytes for `base + ((i + d) << k)`). */
+  disp: number;
 }
 
 export function reduceInductionVariables(fn: IrFunction): boolean {
@@ -80,9 +82,10 @@ function reduceOne(fn: IrFunction, header: BlockId, body: Set<BlockId>): boolean
     if (!biv) continue;
     if ([...exits].some((e) => liveIn.get(e)!.has(v))) continue;
     const found = addressUses(v, blocks, defsInLoop, invariant);
-    // `t = i << k` goes with i, so an address through it counts only when nothing else reads t.
-    const foundSites = new Set(found.map((a) => a.site.instr));
-    const addresses = found.filter((a) => a.scaled === null || onlyReadBy(fn, a.scaled, foundSites));
+    // The index computations go with i, so an address through them counts only when nothing but
+    // address computations reads them.
+    const readers = new Set(found.flatMap((a) => [a.site.instr, ...a.temps.map((t) => t.instr)]));
+    const addresses = found.filter((a) => a.temps.every((t) => onlyReadBy(fn, instrDef(t.instr)!, readers)));
     if (addresses.length === 0) continue;
     // One pointer per (base, scale); i must end up used only by its increment, the addresses
     // and exit tests, and uses rebuilt from the unscaled pointer.
@@ -90,7 +93,7 @@ function reduceOne(fn: IrFunction, header: BlockId, body: Set<BlockId>): boolean
     for (const a of addresses) groups.set(`${a.base}:${a.shift}`, [...(groups.get(`${a.base}:${a.shift}`) ?? []), a]);
     if (groups.size > 2) continue;
     const addressSites = new Set(addresses.map((a) => a.site.instr));
-    const scaledDefs = new Set(addresses.flatMap((a) => (a.scaled === null ? [] : [defsInLoop.get(a.scaled)![0]!.instr])));
+    const scaledDefs = new Set(addresses.flatMap((a) => a.temps.map((t) => t.instr)));
     // The exit tests: `br cond i, n` with n invariant.
     const tests: Block[] = [];
     const others: Site[] = [];
@@ -145,8 +148,30 @@ function asBiv(v: VReg, site: Site, invariant: (v: VReg) => boolean): Biv | null
   return null;
 }
 
-/** `a = base + i` and `a = base + t` with `t = i << k` (k <= 2, once in the loop), base invariant. */
+/**
+ * `a = base + x` where x is i, `i + d` (`t[i - 1]`), `i << k` or `(i + d) << k` (k <= 2), each
+ * step assigned once in the loop; base invariant.
+ */
 function addressUses(v: VReg, blocks: Block[], defsInLoop: Map<VReg, Site[]>, invariant: (v: VReg) => boolean): AddressUse[] {
+  const single = (x: VReg): Site | undefined => {
+    const d = defsInLoop.get(x);
+    return d?.length === 1 && x !== v ? d[0] : undefined;
+  };
+  const displaced = (x: VReg): { disp: number; temps: Site[] } | null => {
+    if (x === v) return { disp: 0, temps: [] };
+    const s = single(x);
+    if (s?.instr.k === 'imm' && s.instr.op === 'addi' && s.instr.a === v) return { disp: s.instr.imm, temps: [s] };
+    return null;
+  };
+  const index = (x: VReg): { shift: number; disp: number; temps: Site[] } | null => {
+    const plain = displaced(x);
+    if (plain) return { shift: 0, ...plain };
+    const s = single(x);
+    if (s?.instr.k !== 'imm' || s.instr.op !== 'shli' || s.instr.imm < 1 || s.instr.imm > 2) return null;
+    const inner = displaced(s.instr.a);
+    if (!inner || !S16(inner.disp << s.instr.imm)) return null;
+    return { shift: s.instr.imm, disp: inner.disp << s.instr.imm, temps: [s, ...inner.temps] };
+  };
   const out: AddressUse[] = [];
   for (const block of blocks) {
     for (const instr of block.instrs) {
@@ -156,14 +181,9 @@ function addressUses(v: VReg, blocks: Block[], defsInLoop: Map<VReg, Site[]>, in
         [instr.b, instr.a],
       ] as const) {
         if (!invariant(x) || x === v || instr.dst === v || instr.dst === x) continue;
-        if (y === v) {
-          out.push({ site: { block, instr }, base: x, shift: 0, scaled: null });
-          break;
-        }
-        const sd = defsInLoop.get(y);
-        const s = sd?.length === 1 ? sd[0]!.instr : undefined;
-        if (s?.k === 'imm' && s.op === 'shli' && s.a === v && s.imm >= 1 && s.imm <= 2 && s.dst !== v) {
-          out.push({ site: { block, instr }, base: x, shift: s.imm, scaled: y });
+        const ix = index(y);
+        if (ix) {
+          out.push({ site: { block, instr }, base: x, ...ix });
           break;
         }
       }
@@ -239,7 +259,9 @@ function rewrite(
     }
     for (const a of g) {
       const at = a.site.block.instrs.indexOf(a.site.instr);
-      a.site.block.instrs[at] = { k: 'mov', dst: instrDef(a.site.instr)!, src: p, loc: a.site.instr.loc };
+      const dst = instrDef(a.site.instr)!;
+      a.site.block.instrs[at] =
+        a.disp === 0 ? { k: 'mov', dst, src: p, loc: a.site.instr.loc } : { k: 'imm', op: 'addi', dst, a: p, imm: a.disp, loc: a.site.instr.loc };
     }
   }
   // The exit tests move to the first group's pointer.

@@ -8,7 +8,8 @@
  *   stores of the same slot (store-to-load forwarding, dead-store removal) within the block;
  * - eliminateDeadCode: drop pure instructions whose results are never used;
  * - hoistLoopConstants: move `li`/`la` out of loops into a preheader;
- * - then induction variables (induction.ts): array indexing strength-reduced to pointers.
+ * - then induction variables (induction.ts): array indexing strength-reduced to pointers; and
+ *   small one-block pointer loops unrolled (unroll.ts).
  */
 import { blockMap, dominates, dominators, liveness, naturalLoops, predecessors, reversePostorder } from './cfg.ts';
 import {
@@ -32,6 +33,7 @@ import {
   termUses,
 } from './ir.ts';
 import { reduceInductionVariables } from './induction.ts';
+import { unrollLoops } from './unroll.ts';
 import { assertNever } from './types.ts';
 
 export function optimizeFunction(fn: IrFunction): void {
@@ -43,6 +45,10 @@ export function optimizeFunction(fn: IrFunction): void {
   hoistLoopConstants(fn);
   eliminateDeadCode(fn);
   if (reduceInductionVariables(fn)) {
+    valueNumbering(fn);
+    eliminateDeadCode(fn);
+  }
+  if (unrollLoops(fn)) {
     valueNumbering(fn);
     eliminateDeadCode(fn);
   }

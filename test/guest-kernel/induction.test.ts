@@ -1,6 +1,7 @@
 /**
- * Strength reduction of array indexing and linear-function test replacement (compiler/induction.ts):
- * the shape of the loops it produces, the loops it must leave alone, and a property test of
+ * Strength reduction of array indexing and linear-function test replacement (compiler/induction.ts)
+ * and the unrolling of the loops it leaves (compiler/unroll.ts): the shape of the loops they
+ * produce, the loops they must leave alone, and a property test of
  * random array loops (start, bound, comparison, step, element size, what the body does with the
  * index) compiled with the optimiser and run in Node.
  */
@@ -8,17 +9,21 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compileSource, functionAsm, run } from './helpers.ts';
 
-/** The instructions of a function's innermost loop: from its last label to the backward branch. */
-function loopOf(asm: string, fn: string): string[] {
+/** The instructions of each loop of a function, in layout order: from its label to its backward branch. */
+function loopsOf(asm: string, fn: string): string[][] {
   const lines = functionAsm(asm, fn);
-  const back = lines.findIndex((l, i) => {
+  const loops: string[][] = [];
+  lines.forEach((l, i) => {
     const m = /^b\w+ .*, (\S+)$/.exec(l);
-    return m !== null && lines.slice(0, i).includes(`${m[1]}:`);
+    const head = m ? lines.slice(0, i).indexOf(`${m[1]}:`) : -1;
+    if (head >= 0) loops.push(lines.slice(head + 1, i + 1).filter((x) => !x.endsWith(':')));
   });
-  expect(back, lines.join('\n')).toBeGreaterThan(0);
-  const target = /, (\S+)$/.exec(lines[back]!)![1]!;
-  return lines.slice(lines.indexOf(`${target}:`) + 1, back + 1).filter((l) => !l.endsWith(':'));
+  expect(loops.length, lines.join('\n')).toBeGreaterThan(0);
+  return loops;
 }
+
+/** The loop that runs one iteration at a time (after unrolling, the one that finishes the last few). */
+const loopOf = (asm: string, fn: string): string[] => loopsOf(asm, fn).at(-1)!;
 
 const SOURCE = `
 const bytes = new Uint8Array(64);
@@ -94,6 +99,64 @@ describe('array loops', () => {
   });
 });
 
+describe('unrolled array loops (unroll.ts)', () => {
+  const compiled = compileSource(SOURCE);
+
+  it('run four copies per test, each at its own offset from one pointer', () => {
+    const [wide, single] = loopsOf(compiled.asm, 'zero');
+    expect(wide).toEqual([
+      expect.stringMatching(/^stb r\d+, \[(r\d+)-3\]$/),
+      expect.stringMatching(/^stb r\d+, \[r\d+-2\]$/),
+      expect.stringMatching(/^stb r\d+, \[r\d+-1\]$/),
+      expect.stringMatching(/^stb r\d+, \[r\d+\]$/),
+      expect.stringMatching(/^addi (r\d+), \1, 4$/),
+      expect.stringMatching(/^blt /),
+    ]);
+    expect(single).toHaveLength(3);
+  });
+
+  it('scale offsets by the element size and count down as well as up', () => {
+    expect(loopsOf(compiled.asm, 'sum')[0]!.filter((l) => l.startsWith('ldw'))).toEqual([
+      expect.stringMatching(/-12\]$/),
+      expect.stringMatching(/-8\]$/),
+      expect.stringMatching(/-4\]$/),
+      expect.stringMatching(/r\d+\]$/),
+    ]);
+    const down = loopsOf(compiled.asm, 'down')[0]!;
+    expect(down.filter((l) => l.startsWith('ldbu'))).toEqual([expect.stringMatching(/\+6\]$/), expect.stringMatching(/\+4\]$/), expect.stringMatching(/\+2\]$/), expect.stringMatching(/r\d+\]$/)]);
+    expect(down).toContainEqual(expect.stringMatching(/^addi (r\d+), \1, -8$/));
+  });
+
+  it('bump a second pointer once per four copies too', () => {
+    const wide = loopsOf(compiled.asm, 'copy')[0]!;
+    expect(wide.filter((l) => l.startsWith('stw'))).toEqual([expect.stringMatching(/\[r\d+\]$/), expect.stringMatching(/\+4\]$/), expect.stringMatching(/\+8\]$/), expect.stringMatching(/\+12\]$/)]);
+    expect(wide.filter((l) => l.startsWith('addi'))).toHaveLength(2);
+  });
+
+  it('leave alone a loop whose step is in a register, or that reads raw memory', () => {
+    expect(loopsOf(compiled.asm, 'stride')).toHaveLength(1);
+    expect(loopsOf(compiled.asm, 'raw')).toHaveLength(1);
+  });
+
+  it('shift an access that comes after the bump by one more step', () => {
+    const values = Array.from({ length: 40 }, (_, i) => (i * 29 + 7) % 251);
+    const source = `const t = new Uint8Array([${values.join(', ')}]);\nconst u = new Int32Array(40);\nfunction late(n: number): number { let s = 0; let i = 0; while (i < n) { i++; u[i - 1] = t[i - 1] + 1; s = (Math.imul(s, 3) + u[i - 1]) | 0; } return s; }\nexport function main(): number { const s = late(37); let c = 0; for (let j = 0; j < 40; j++) c = (Math.imul(c, 7) + u[j]) | 0; return s ^ c; }`;
+    let expected = 0;
+    for (let i = 0; i < 37; i++) expected = (Math.imul(expected, 3) + values[i]! + 1) | 0;
+    let c = 0;
+    for (let j = 0; j < 40; j++) c = (Math.imul(c, 7) + (j < 37 ? values[j]! + 1 : 0)) | 0;
+    expected ^= c;
+    const compiled = compileSource(source);
+    expect(loopsOf(compiled.asm, 'late')[0]!.filter((l) => l.startsWith('ldbu'))).toHaveLength(4);
+    expect(run(compiled.image).exitCode).toBe(expected >>> 0);
+  });
+
+  it('finish every trip count from 0 to 9 and a do/while that runs once whatever the bound', () => {
+    const source = `const t = new Uint8Array(16);\nfunction fill(n: number): number { for (let i = 0; i < n; i++) t[i] = 1; let c = 0; for (let i = 0; i < 16; i++) c += t[i]; for (let i = 0; i < 16; i++) t[i] = 0; return c; }\nfunction once(n: number): number { let i = 0; do { t[i] = 7; i++; } while (i < n); return t[0] + t[1]; }\nexport function main(): number { let r = 0; for (let n = 0; n < 10; n++) r = r * 2 + (fill(n) === n ? 1 : 0); return r * 100 + once(-5); }`;
+    expect(run(compileSource(source).image).exitCode).toBe(1023 * 100 + 7);
+  });
+});
+
 describe('loops it leaves alone', () => {
   const cases: [string, string, number][] = [
     ['the index tested unsigned', `const t = new Uint8Array([1, 2, 3, 4]);\nexport function main(): number { let s = 0; for (let i = 0; (i >>> 0) < (4 >>> 0); i++) s += t[i]; return s; }`, 10],
@@ -124,6 +187,8 @@ interface LoopCase {
   liveAfter: boolean;
   /** Step from a parameter (a register) rather than a constant. */
   stepInRegister: boolean;
+  /** `while (i < n) { i += step; ... a[i - step] ... }`: the index used after its bump. */
+  bumpFirst: boolean;
 }
 
 const loopCase: fc.Arbitrary<LoopCase> = fc
@@ -136,19 +201,20 @@ const loopCase: fc.Arbitrary<LoopCase> = fc
     liveAfter: fc.boolean(),
     stepInRegister: fc.boolean(),
     exact: fc.boolean(),
+    bumpFirst: fc.boolean(),
   })
-  .map(({ kind, start, step, span, body, liveAfter, stepInRegister, exact }): LoopCase => {
+  .map(({ kind, start, step, span, body, liveAfter, stepInRegister, exact, bumpFirst }): LoopCase => {
     if (step > 0) {
       const last = Math.min(63, start + span);
       // `!==` must meet the bound exactly: start + k * step for some k, and within 0..64.
       if (exact) {
         const k = Math.floor((last - start) / step);
-        return { kind, start, step, test: '!==', bound: start + k * step, body, liveAfter, stepInRegister };
+        return { kind, start, step, test: '!==', bound: start + k * step, body, liveAfter, stepInRegister, bumpFirst };
       }
-      return span % 2 ? { kind, start, step, test: '<', bound: last + 1, body, liveAfter, stepInRegister } : { kind, start, step, test: '<=', bound: last, body, liveAfter, stepInRegister };
+      return span % 2 ? { kind, start, step, test: '<', bound: last + 1, body, liveAfter, stepInRegister, bumpFirst } : { kind, start, step, test: '<=', bound: last, body, liveAfter, stepInRegister, bumpFirst };
     }
     const last = Math.max(0, start - span);
-    return span % 2 ? { kind, start, step, test: '>=', bound: last, body, liveAfter, stepInRegister } : { kind, start, step, test: '>', bound: last - 1, body, liveAfter, stepInRegister };
+    return span % 2 ? { kind, start, step, test: '>=', bound: last, body, liveAfter, stepInRegister, bumpFirst } : { kind, start, step, test: '>', bound: last - 1, body, liveAfter, stepInRegister, bumpFirst };
   });
 
 /** The same program text for both worlds; `ts` adds the parameter types. */
@@ -159,16 +225,22 @@ function loopProgram(cases: LoopCase[], ts: boolean): string {
     .join('\n');
   const fns = cases.map((c, n) => {
     const a = `a${n}`;
-    const body = {
-      read: `s = (Math.imul(s, 31) + ${a}[i]) | 0;`,
-      write: `${a}[i] = (s + i) | 0; s = (s + 1) | 0;`,
-      both: `${a}[i] = (${a}[i] + s) | 0; s = (s ^ ${a}[i]) | 0;`,
-      rare: `if (${a}[i] > 50) s = (s + i) | 0;`,
-      breaks: `if (${a}[i] === 17) break; s = (s + ${a}[i]) | 0;`,
-      twoArrays: `b${n}[i] = ${a}[i]; s = (s + b${n}[i] * 3) | 0;`,
-    }[c.body];
     const step = c.stepInRegister ? 'k' : String(c.step);
-    const head = c.liveAfter ? `let i = ${c.start};\n  for (; i ${c.test} ${c.bound}; i += ${step}) {` : `for (let i = ${c.start}; i ${c.test} ${c.bound}; i += ${step}) {`;
+    // The index the body works on: i itself, or what it was before a bump at the top.
+    const I = c.bumpFirst ? `(i - ${step})` : 'i';
+    const body = {
+      read: `s = (Math.imul(s, 31) + ${a}[${I}]) | 0;`,
+      write: `${a}[${I}] = (s + ${I}) | 0; s = (s + 1) | 0;`,
+      both: `${a}[${I}] = (${a}[${I}] + s) | 0; s = (s ^ ${a}[${I}]) | 0;`,
+      rare: `if (${a}[${I}] > 50) s = (s + ${I}) | 0;`,
+      breaks: `if (${a}[${I}] === 17) break; s = (s + ${a}[${I}]) | 0;`,
+      twoArrays: `b${n}[${I}] = ${a}[${I}]; s = (s + b${n}[${I}] * 3) | 0;`,
+    }[c.body];
+    const head = c.bumpFirst
+      ? `let i = ${c.start};\n  while (i ${c.test} ${c.bound}) {\n    i += ${step};`
+      : c.liveAfter
+        ? `let i = ${c.start};\n  for (; i ${c.test} ${c.bound}; i += ${step}) {`
+        : `for (let i = ${c.start}; i ${c.test} ${c.bound}; i += ${step}) {`;
     return `function f${n}(k${p})${ts ? ': number' : ''} {\n  let s = 0;\n  ${head}\n    ${body}\n  }\n  return ${c.liveAfter ? '(s + i * 1000) | 0' : 's'};\n}`;
   });
   return `${arrays}\n${fns.join('\n')}\n`;
@@ -193,12 +265,12 @@ function loopsOnMachine(cases: LoopCase[]): { console: string; stop: string } {
 describe('random array loops', () => {
   it('give the same results and leave the same arrays, compiled and in Node', () => {
     fc.assert(
-      fc.property(fc.array(loopCase, { minLength: 1, maxLength: 4 }), (cases) => {
+      fc.property(fc.array(loopCase, { minLength: 2, maxLength: 8 }), (cases) => {
         const machine = loopsOnMachine(cases);
         expect(machine.stop).toBe('shutdown');
         expect(machine.console, loopProgram(cases, true)).toBe(runLoopsInNode(cases));
       }),
-      { numRuns: 25 },
+      { numRuns: 30 },
     );
   });
 });

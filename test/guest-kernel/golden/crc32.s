@@ -15,6 +15,23 @@ main:
     la r1, str.0
     mov r2, r0
     addi r0, r0, 9
+    addi r3, r2, 3
+    bge r3, r0, main.L1
+main.L15:
+    ldbu r4, [r1]
+    stb r4, [r3-3]
+    ldbu r4, [r1+1]
+    stb r4, [r3-2]
+    ldbu r4, [r1+2]
+    stb r4, [r3-1]
+    ldbu r4, [r1+3]
+    stb r4, [r3]
+    addi r1, r1, 4
+    addi r3, r3, 4
+    blt r3, r0, main.L15
+main.L16:
+    addi r2, r3, -3
+    bge r2, r0, main.L3
 main.L1:
     ldbu r3, [r1]
     stb r3, [r2]
@@ -118,6 +135,7 @@ makeTable.L10:
     jmp makeTable.L11
 ; function crc32 (guest-kernel/programs/crc32.ts:15)
 crc32:
+    push r8
     li r2, -1
     li r3, 0
     bge r3, r1, crc32.L3
@@ -125,6 +143,46 @@ crc32.L4:
     la r4, table
     add r3, r0, r3
     add r0, r0, r1
+    addi r1, r3, 3
+    bge r1, r0, crc32.L1
+crc32.L5:
+    ldbu r5, [r1-3]
+    xor r5, r2, r5
+    andi r5, r5, 255
+    shli r5, r5, 2
+    add r5, r4, r5
+    ldw r5, [r5]
+    shri r8, r2, 8
+    xor r2, r5, r8
+    ldbu r5, [r1-2]
+    xor r5, r2, r5
+    andi r5, r5, 255
+    shli r5, r5, 2
+    add r5, r4, r5
+    ldw r5, [r5]
+    shri r8, r2, 8
+    xor r2, r5, r8
+    ldbu r5, [r1-1]
+    xor r5, r2, r5
+    andi r5, r5, 255
+    shli r5, r5, 2
+    add r5, r4, r5
+    ldw r5, [r5]
+    shri r8, r2, 8
+    xor r2, r5, r8
+    ldbu r5, [r1]
+    xor r5, r2, r5
+    andi r5, r5, 255
+    shli r5, r5, 2
+    add r5, r4, r5
+    ldw r5, [r5]
+    shri r8, r2, 8
+    xor r2, r5, r8
+    addi r1, r1, 4
+    blt r1, r0, crc32.L5
+crc32.L6:
+    addi r3, r1, -3
+    bge r3, r0, crc32.L3
 crc32.L1:
     ldbu r1, [r3]
     xor r1, r2, r1
@@ -138,15 +196,41 @@ crc32.L1:
     blt r3, r0, crc32.L1
 crc32.L3:
     not r0, r2
+    pop r8
     ret
 ; function fill (guest-kernel/programs/crc32.ts:21)
 fill:
+    push r8
     li r0, 1
     li r1, 1664525
     li r2, 1013904223
     la r3, buffer
     mov r4, r3
     addi r3, r3, 16384
+    addi r5, r4, 3
+    bge r5, r3, fill.L1
+fill.L4:
+    mul r8, r0, r1
+    add r0, r8, r2
+    shri r8, r0, 24
+    stb r8, [r5-3]
+    mul r8, r0, r1
+    add r0, r8, r2
+    shri r8, r0, 24
+    stb r8, [r5-2]
+    mul r8, r0, r1
+    add r0, r8, r2
+    shri r8, r0, 24
+    stb r8, [r5-1]
+    mul r8, r0, r1
+    add r0, r8, r2
+    shri r8, r0, 24
+    stb r8, [r5]
+    addi r5, r5, 4
+    blt r5, r3, fill.L4
+fill.L5:
+    addi r4, r5, -3
+    bge r4, r3, fill.L3
 fill.L1:
     mul r5, r0, r1
     add r0, r5, r2
@@ -155,6 +239,7 @@ fill.L1:
     addi r4, r4, 1
     blt r4, r3, fill.L1
 fill.L3:
+    pop r8
     ret
 ; function putc (guest-kernel/lib/console.ts:24)
 putc:
@@ -169,6 +254,22 @@ print.L4:
     ldw r2, [r0-4]
     add r1, r0, r1
     add r0, r0, r2
+    addi r2, r1, 3
+    bge r2, r0, print.L1
+print.L5:
+    ldbu r3, [r2-3]
+    out 0x3f8, r3
+    ldbu r3, [r2-2]
+    out 0x3f8, r3
+    ldbu r3, [r2-1]
+    out 0x3f8, r3
+    ldbu r3, [r2]
+    out 0x3f8, r3
+    addi r2, r2, 4
+    blt r2, r0, print.L5
+print.L6:
+    addi r1, r2, -3
+    bge r1, r0, print.L3
 print.L1:
     ldbu r2, [r1]
     out 0x3f8, r2

@@ -53,6 +53,22 @@ print.L4:
     ldw r2, [r0-4]
     add r1, r0, r1
     add r0, r0, r2
+    addi r2, r1, 3
+    bge r2, r0, print.L1
+print.L5:
+    ldbu r3, [r2-3]
+    out 0x3f8, r3
+    ldbu r3, [r2-2]
+    out 0x3f8, r3
+    ldbu r3, [r2-1]
+    out 0x3f8, r3
+    ldbu r3, [r2]
+    out 0x3f8, r3
+    addi r2, r2, 4
+    blt r2, r0, print.L5
+print.L6:
+    addi r1, r2, -3
+    bge r1, r0, print.L3
 print.L1:
     ldbu r2, [r1]
     out 0x3f8, r2
@@ -104,6 +120,22 @@ printDigits.L26:
     la r0, digits
     add r1, r0, r1
     addi r0, r0, 16
+    addi r2, r1, 3
+    bge r2, r0, printDigits.L23
+printDigits.L27:
+    ldbu r3, [r2-3]
+    out 0x3f8, r3
+    ldbu r3, [r2-2]
+    out 0x3f8, r3
+    ldbu r3, [r2-1]
+    out 0x3f8, r3
+    ldbu r3, [r2]
+    out 0x3f8, r3
+    addi r2, r2, 4
+    blt r2, r0, printDigits.L27
+printDigits.L28:
+    addi r1, r2, -3
+    bge r1, r0, printDigits.L25
 printDigits.L23:
     ldbu r2, [r1]
     out 0x3f8, r2

@@ -48,6 +48,18 @@ sieve:
     li r2, 100000
     mov r3, r0
     add r0, r0, r2
+    addi r2, r3, 3
+    bge r2, r0, sieve.L1
+sieve.L16:
+    stb r1, [r2-3]
+    stb r1, [r2-2]
+    stb r1, [r2-1]
+    stb r1, [r2]
+    addi r2, r2, 4
+    blt r2, r0, sieve.L16
+sieve.L17:
+    addi r3, r2, -3
+    bge r3, r0, sieve.L3
 sieve.L1:
     stb r1, [r3]
     addi r3, r3, 1
@@ -101,6 +113,22 @@ print.L4:
     ldw r2, [r0-4]
     add r1, r0, r1
     add r0, r0, r2
+    addi r2, r1, 3
+    bge r2, r0, print.L1
+print.L5:
+    ldbu r3, [r2-3]
+    out 0x3f8, r3
+    ldbu r3, [r2-2]
+    out 0x3f8, r3
+    ldbu r3, [r2-1]
+    out 0x3f8, r3
+    ldbu r3, [r2]
+    out 0x3f8, r3
+    addi r2, r2, 4
+    blt r2, r0, print.L5
+print.L6:
+    addi r1, r2, -3
+    bge r1, r0, print.L3
 print.L1:
     ldbu r2, [r1]
     out 0x3f8, r2
@@ -152,6 +180,22 @@ printDigits.L26:
     la r0, digits
     add r1, r0, r1
     addi r0, r0, 16
+    addi r2, r1, 3
+    bge r2, r0, printDigits.L23
+printDigits.L27:
+    ldbu r3, [r2-3]
+    out 0x3f8, r3
+    ldbu r3, [r2-2]
+    out 0x3f8, r3
+    ldbu r3, [r2-1]
+    out 0x3f8, r3
+    ldbu r3, [r2]
+    out 0x3f8, r3
+    addi r2, r2, 4
+    blt r2, r0, printDigits.L27
+printDigits.L28:
+    addi r1, r2, -3
+    bge r1, r0, printDigits.L25
 printDigits.L23:
     ldbu r2, [r1]
     out 0x3f8, r2
