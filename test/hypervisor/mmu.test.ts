@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Cr, PF_PRESENT, PF_RSVD, PF_USER, PF_WRITE, PTE_A, PTE_D, PTE_P, PTE_U, PTE_W, Vector } from '../../abi/isa.ts';
+import { Cr, encode, Op, PF_PRESENT, PF_RSVD, PF_USER, PF_WRITE, PTE_A, PTE_D, PTE_P, PTE_U, PTE_W, Vector } from '../../abi/isa.ts';
 import type { NativeMachine } from '../../hypervisor/machine/native.ts';
 import { exec } from './harness.ts';
 
@@ -174,6 +174,22 @@ describe('paging', () => {
   it('a page-table-base write flushes the TLB', () => {
     const o = exec(`${PAGING_ON}ldw r2, [r9]\n${REMAP}li r1, ${PD}\nmtcr ptbr, r1\nldw r3, [r9]\nbrk`, { setup: (m) => pageTables(m) });
     expect([o.m.cpu.regs[2], o.m.cpu.regs[3]]).toEqual([111, 222]);
+  });
+
+  it('instruction fetch goes through the TLB too: stale code until INVLPG', () => {
+    // VA holds `li r3, N; ret` with N = 1 in frame A and 2 in frame B. Call it, remap it to B
+    // behind the TLB's back, call it again (still A's code), invalidate, call it a third time.
+    const code = (n: number): number[] => [encode({ opcode: Op.li!, rd: 3, ra: 0, rb: 0, imm: n }) as number, encode({ opcode: Op.ret!, rd: 0, ra: 0, rb: 0, imm: 0 }) as number];
+    const src = `${PAGING_ON}callr r9\nmov r6, r3\n${REMAP}callr r9\nmov r7, r3\ninvlpg r9\ncallr r9\nmov r8, r3\nbrk`;
+    const o = exec(src, {
+      setup: (m) => {
+        pageTables(m);
+        m.mem.i32.set(code(1), FRAME_A >>> 2);
+        m.mem.i32.set(code(2), FRAME_B >>> 2);
+      },
+    });
+    expect(o.vector).toBe(Vector.Breakpoint);
+    expect([o.m.cpu.regs[6], o.m.cpu.regs[7], o.m.cpu.regs[8]]).toEqual([1, 1, 2]);
   });
 
   it('instruction fetch from an unmapped page faults with the fetch bit', () => {
