@@ -7,7 +7,8 @@
  *   immediate-form selection (`addi`, `shli`, ...), common subexpressions, and no redundant loads or
  *   stores of the same slot (store-to-load forwarding, dead-store removal) within the block;
  * - eliminateDeadCode: drop pure instructions whose results are never used;
- * - hoistLoopConstants: move `li`/`la` out of loops into a preheader;
+ * - hoistLoopConstants, hoistLoopInvariants: move `li`/`la`, and arithmetic on values the loop
+ *   does not change, out of loops into a preheader;
  * - then induction variables (induction.ts): array indexing strength-reduced to pointers; and
  *   small one-block pointer loops unrolled (unroll.ts).
  */
@@ -48,6 +49,7 @@ export function optimizeFunction(fn: IrFunction): void {
     valueNumbering(fn);
     eliminateDeadCode(fn);
   }
+  if (hoistLoopInvariants(fn)) valueNumbering(fn);
   if (unrollLoops(fn)) {
     valueNumbering(fn);
     eliminateDeadCode(fn);
@@ -744,6 +746,51 @@ function hoistFrom(fn: IrFunction, header: BlockId, body: Set<BlockId>): void {
       for (const i of b.instrs) mapInstrUses(i, r);
       mapTermUses(b.term, r);
     }
+  }
+}
+
+/** Operations that cannot trap, so they may run before the loop even on a path that skips them. */
+const NEVER_TRAPS = new Set<string>(['add', 'sub', 'mul', 'and', 'or', 'xor', 'shl', 'shr', 'sar', 'slt', 'sltu', 'seq', 'sne']);
+
+/**
+ * Loop-invariant code motion for arithmetic: a single-assignment `x = a op b` in a loop whose
+ * operands are not assigned in the loop moves to the preheader (divisions stay: #DE must not
+ * happen on a path that would not have divided). Strength reduction leaves such values behind
+ * in inner preheaders, e.g. the sieve's `&composite + N` computed once per prime.
+ */
+export function hoistLoopInvariants(fn: IrFunction): boolean {
+  const done = new Set<BlockId>();
+  let changed = false;
+  for (;;) {
+    const loop = naturalLoops(fn).find((l) => !done.has(l.header));
+    if (!loop) return changed;
+    done.add(loop.header);
+    if (loop.header === fn.blocks[0]!.id) continue;
+    const defs = defCounts(fn);
+    const byId = blockMap(fn);
+    const blocks = [...loop.body].map((id) => byId.get(id)!);
+    const definedInLoop = new Set<VReg>();
+    for (const b of blocks) for (const i of b.instrs) {
+      const d = instrDef(i);
+      if (d !== null) definedInLoop.add(d);
+    }
+    const moved: Instr[] = [];
+    for (let again = true; again; ) {
+      again = false;
+      for (const b of blocks) {
+        b.instrs = b.instrs.filter((i) => {
+          const movable = (i.k === 'bin' && NEVER_TRAPS.has(i.op)) || i.k === 'imm' || i.k === 'un';
+          if (!movable || defs.get(instrDef(i)!) !== 1 || instrUses(i).some((u) => definedInLoop.has(u))) return true;
+          moved.push(i);
+          definedInLoop.delete(instrDef(i)!);
+          again = true;
+          return false;
+        });
+      }
+    }
+    if (moved.length === 0) continue;
+    preheader(fn, loop.header, loop.body).instrs.push(...moved);
+    changed = true;
   }
 }
 

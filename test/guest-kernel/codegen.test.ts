@@ -134,6 +134,31 @@ describe('generated code', () => {
   });
 });
 
+describe('loop-invariant code motion', () => {
+  const src = `
+function inv(n: number, k: number): number { let s = 0; for (let i = 0; i < n; i++) s = (s + ((k << 3) ^ i)) | 0; return s; }
+function guarded(d: number): number { let s = 0; for (let i = 0; i < 10; i++) if (d !== 0) s += (100 / d) | 0; return s; }
+export function main(): number { return inv(4, 1) * 100 + guarded(0) + guarded(7) * 1000; }
+`;
+  const c = compileSource(src);
+  const loopBody = (name: string): string[] => {
+    const lines = functionAsm(c.asm, name);
+    const back = lines.findIndex((l) => /^blt r\d+, r\d+, (\S+)$/.test(l) && lines.indexOf(`${/, (\S+)$/.exec(l)![1]}:`) >= 0);
+    return lines.slice(lines.indexOf(`${/, (\S+)$/.exec(lines[back]!)![1]}:`) + 1, back);
+  };
+
+  it('moves arithmetic on values the loop does not change before the loop', () => {
+    expect(loopBody('inv').some((l) => l.startsWith('shli'))).toBe(false);
+    expect(functionAsm(c.asm, 'inv').some((l) => l.startsWith('shli'))).toBe(true);
+  });
+
+  it('leaves a division where it was: it may trap on a path that never divided', () => {
+    expect(loopBody('guarded').some((l) => l.startsWith('div'))).toBe(true);
+    // inv(4, 1) = 8 + 9 + 10 + 11; guarded(0) never divides; guarded(7) = 10 * 14
+    expect(run(c.image).exitCode).toBe(38 * 100 + 0 + 140 * 1000);
+  });
+});
+
 describe('image layout', () => {
   it('puts code at LOAD_BASE (read-execute) and data on its own writable page', () => {
     const img = compiled.image;

@@ -76,21 +76,21 @@ sieve.L3:
     li r4, 1
     addi r5, r1, 2
     add r8, r1, r3
+    mov r9, r8
 sieve.L7:
-    ldbu r9, [r5]
-    bne r9, r2, sieve.L8
+    ldbu r10, [r5]
+    bne r10, r2, sieve.L8
 sieve.L11:
-    sub r9, r5, r1
+    sub r10, r5, r1
     addi r0, r0, 1
-    shli r10, r9, 1
-    bge r10, r3, sieve.L8
+    shli r11, r10, 1
+    bge r11, r3, sieve.L8
 sieve.L15:
-    add r10, r1, r10
-    add r11, r1, r3
+    add r11, r1, r11
 sieve.L14:
-    stb r4, [r10]
-    add r10, r10, r9
-    blt r10, r11, sieve.L14
+    stb r4, [r11]
+    add r11, r11, r10
+    blt r11, r9, sieve.L14
 sieve.L8:
     addi r5, r5, 1
     blt r5, r8, sieve.L7
