@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import chalk from 'chalk';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { COMMANDS, main } from '../../hypervisor/cli.ts';
 
@@ -87,6 +88,27 @@ describe('tsvisor run', () => {
     expect(r.err).toMatch(/irq0/);
     expect(r.err).toMatch(/out .*0x3f8 \(uart\).*out 0x3f8, r2/);
     expect(r.err).toMatch(/in .*0x1f0 \(block\)/);
+  });
+
+  it('streams the console as the guest writes it: a guest stopped midway has printed its first bytes', () => {
+    const r = cli('run', image, '--max-instructions', '60');
+    expect(r.code).toBe(124);
+    expect(r.out.length).toBeGreaterThan(0);
+    expect('hello from a native tsvisor guest\n'.startsWith(r.out)).toBe(true);
+    expect(r.out.length).toBeLessThan('hello from a native tsvisor guest\n'.length);
+  });
+
+  it('--trace colours its lines when the terminal takes colour', () => {
+    const level = chalk.level;
+    chalk.level = 1;
+    try {
+      const r = cli('run', image, '--trace', '--max-instructions', '200');
+      // \x1b[33m yellow is an interrupt, cyan a port access; the address and time are dim.
+      expect(r.err).toMatch(/\x1b\[36mout \x1b\[39m/);
+      expect(r.err).toMatch(/\x1b\[2m@0x/);
+    } finally {
+      chalk.level = level;
+    }
   });
 
   it('--max-instructions stops a runaway guest with a clear message and exit 124', () => {

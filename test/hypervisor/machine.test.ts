@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { BLK_SECTOR_BYTES } from '../../abi/platform.ts';
+import { ABI_MAJOR, ABI_MINOR } from '../../abi/version.ts';
 import { runImage } from '../../hypervisor/run.ts';
 import { asm } from './harness.ts';
 
@@ -81,6 +82,18 @@ describe('the native platform', () => {
     const r = runImage(asm('hlt'), { mode: 'native' });
     expect(r.stop).toBe('halted');
     expect(r.message).toMatch(/interrupts disabled/);
+  });
+
+  it('boots an image built for this ABI or an older minor, and refuses a newer minor or another major', () => {
+    const img = asm('li r1, 9\nout 0xf4, r1');
+    const run = (major: number, minor: number) => runImage({ ...img, abi: { major, minor } }, { mode: 'native' });
+    expect(run(ABI_MAJOR, ABI_MINOR).exitCode).toBe(9);
+    expect(run(ABI_MAJOR, 0).exitCode).toBe(9);
+    for (const [major, minor] of [[ABI_MAJOR, ABI_MINOR + 1], [ABI_MAJOR + 1, 0], [ABI_MAJOR - 1, 0]] as const) {
+      const r = run(major, minor);
+      expect(r.stop).toBe('refused');
+      expect(r.message).toBe(`image is built for ABI ${major}.${minor}; this host serves ABI ${ABI_MAJOR}.0 to ${ABI_MAJOR}.${ABI_MINOR}`);
+    }
   });
 
   it('refuses an image built for the paravirtual target', () => {
