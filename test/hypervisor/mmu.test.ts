@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Cr, encode, Op, PF_PRESENT, PF_RSVD, PF_USER, PF_WRITE, PTE_A, PTE_D, PTE_P, PTE_U, PTE_W, Vector } from '../../abi/isa.ts';
+import { Cr, encode, Op, OPCODES, PF_PRESENT, PF_RSVD, PF_USER, PF_WRITE, PTE_A, PTE_D, PTE_P, PTE_U, PTE_W, Vector } from '../../abi/isa.ts';
 import type { NativeMachine } from '../../hypervisor/machine/native.ts';
 import { exec } from './harness.ts';
 
@@ -70,6 +70,28 @@ describe('paging', () => {
     const r = o.m.cpu.regs;
     expect([r[5], r[6], r[7]]).toEqual([0x800008, 0, Vector.PageFault]);
   });
+
+  // Every instruction that touches data memory, read from the ISA table: each must fault on an
+  // unmapped page with the right access bit, and leave its destination register alone.
+  const STACK_OPS: Record<string, { src: string; write: boolean }> = {
+    push: { src: 'push r1', write: true },
+    pop: { src: 'pop r3', write: false },
+    call: { src: 'call t', write: true },
+    callr: { src: 'la r2, t\ncallr r2', write: true },
+    ret: { src: 'ret', write: false },
+  };
+  for (const o of OPCODES.filter((x) => x.form === 'mem' || x.mnemonic in STACK_OPS)) {
+    it(`${o.mnemonic} on an unmapped page raises #PF with the address and the access kind`, () => {
+      const write = o.form === 'mem' ? o.mnemonic.startsWith('st') : STACK_OPS[o.mnemonic]!.write;
+      // Data at 0x800010; for the stack instructions sp points into the unmapped page (or just above it).
+      const body = o.form === 'mem' ? `lui r2, 0x80\nli r3, 77\n${o.mnemonic} r3, [r2+16]` : `lui r15, 0x80\n${write ? 'addi r15, r15, 20' : 'addi r15, r15, 16'}\nli r3, 77\n${STACK_OPS[o.mnemonic]!.src}`;
+      const out = exec(`${PAGING_ON}${body}\nt: brk`, { setup: (m) => pageTables(m) });
+      expect(out.vector).toBe(Vector.PageFault);
+      expect(out.err).toBe(write ? PF_WRITE : 0);
+      expect(out.m.cpu.cr[Cr.FaultAddr]).toBe(0x800010);
+      expect(out.m.cpu.regs[3]).toBe(77);
+    });
+  }
 
   it('a write to a read-only page faults with present|write, and the read before it works', () => {
     const o = exec(`${PAGING_ON}ldw r2, [r9]\nstw r2, [r9]\nbrk`, { setup: (m) => pageTables(m, PTE_P | PTE_U) });
