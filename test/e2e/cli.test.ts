@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -290,6 +290,16 @@ describe('the installed executable', () => {
     const bad = spawnSync(process.execPath, [BIN, 'run', image, '--mode', 'warp'], { encoding: 'utf8' });
     expect(bad.status).toBe(2);
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('stops quietly with its status when the reader of its output goes away (| head)', { timeout: 120_000 }, async () => {
+    const child = spawn(process.execPath, [BIN, 'run', image], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy(); // closed before the guest's first byte: every write meets EPIPE
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => void (err += d.toString()));
+    const status = await new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    expect(err).toBe('');
+    expect(status).toBe(42);
   });
 
   it('disassembles an image with its labels', () => {
