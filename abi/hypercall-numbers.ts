@@ -33,7 +33,7 @@ export const HC_UPDATE_VA_MAPPING = 14;
 export const HC_SET_TIMER_OP = 15;
 /** xen_version(cmd, arg): ABI version and feature bits. */
 export const HC_XEN_VERSION = 17;
-/** console_io(cmd, buffer, length): write bytes from a guest buffer to the console. */
+/** console_io(cmd, buffer, length): write bytes to the console, or read bytes of console input. */
 export const HC_CONSOLE_IO = 18;
 /** grant_table_op(cmd, ...): GNTTABOP_*. */
 export const HC_GRANT_TABLE_OP = 20;
@@ -50,7 +50,12 @@ export const HC_VIRTIO_OP = 40;
 
 // console_io
 export const CONSOLEIO_WRITE = 0;
-/** Longest console_io write, in bytes. */
+/**
+ * read(buffer, length): copy up to length bytes of console input into buffer; returns how many
+ * (0: none left). VIRQ_CONSOLE goes pending when input arrives, as Xen's does for dom0's console.
+ */
+export const CONSOLEIO_READ = 1;
+/** Longest console_io write or read, in bytes. */
 export const CONSOLEIO_MAX = 4096;
 
 // sched_op

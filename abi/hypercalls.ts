@@ -106,6 +106,7 @@ export const HYPERCALLS: Readonly<Record<number, HypercallSpec>> = {
       name: 'console_io',
       commands: {
         [N.CONSOLEIO_WRITE]: call('console_write', { buffer: va, length: z.uint32().max(N.CONSOLEIO_MAX) }, 'write length bytes from buffer to the console'),
+        [N.CONSOLEIO_READ]: call('console_read', { buffer: va, length: z.uint32().max(N.CONSOLEIO_MAX) }, 'copy up to length bytes of console input to buffer; returns the count, 0 when none is left'),
       },
     },
   },

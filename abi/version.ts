@@ -8,4 +8,5 @@ export const ABI_MAJOR = 1;
 export const ABI_MINOR = 2;
 // History: 1.0 the bare machine (image header); 1.1 the paravirtual hypercalls of
 // abi/hypercalls.ts (set_trap_table ... event_channel_op, iret); 1.2 virtio_op (40) with
-// EVTCHNSTAT_DEVICE, and the iret frame validated (BF_FLAG_USER names its mode bits).
+// EVTCHNSTAT_DEVICE, the iret frame validated (BF_FLAG_USER names its mode bits), and
+// console_io read (CONSOLEIO_READ) with VIRQ_CONSOLE raised when console input arrives.

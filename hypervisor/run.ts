@@ -22,6 +22,7 @@ const PLATFORMS: Partial<Record<Mode, (opts: RunOptions) => Platform>> = {
     new PvPlatform({
       ...(opts.memoryBytes !== undefined ? { memoryBytes: opts.memoryBytes } : {}),
       ...(opts.onConsoleByte ? { onConsoleByte: opts.onConsoleByte } : {}),
+      ...(opts.input ? { input: opts.input } : {}),
       ...(opts.trace ? { trace: opts.trace } : {}),
       ...(opts.cmdline !== undefined ? { cmdline: opts.cmdline } : {}),
       ...(opts.disk ? { disk: opts.disk } : {}),
@@ -40,6 +41,7 @@ export interface RunOptions {
   memoryBytes?: number;
   /** Disk image, used in place: after the run it holds what the guest wrote. */
   disk?: Uint8Array;
+  /** Console input: the UART's receive side (native, trap, hw), console_io read (pv). */
   input?: Uint8Array;
   onConsoleByte?: (byte: number) => void;
   tracer?: CpuTracer;

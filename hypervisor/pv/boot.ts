@@ -22,6 +22,8 @@ export interface BootOptions {
   maxBytes?: number;
   cmdline?: string;
   onConsoleByte?: (byte: number) => void;
+  /** Console input, read by the guest with console_io read; its arrival raises VIRQ_CONSOLE. */
+  consoleInput?: Uint8Array;
   /** The domain's virtio devices: disk, EVENT_IDX (virtio.ts). */
   virtio?: VirtioOptions;
 }
@@ -146,6 +148,12 @@ export function bootDomain(h: PvHost, id: number, image: GuestImage, opts: BootO
   const consolePort = d.evtchn.allocate();
   d.evtchn.bindVirq(consolePort, N.VIRQ_CONSOLE);
   put(N.SOD_CONSOLE_PORT, consolePort);
+  if (opts.consoleInput && opts.consoleInput.length > 0) {
+    // All of it arrives before the first instruction: the port is pending from the start and the
+    // upcall comes once the guest enables events, as a late-binding Xen guest finds VIRQ_CONSOLE.
+    d.consoleInput = opts.consoleInput.slice();
+    d.evtchn.setPending(consolePort);
+  }
   i32[((mfn(sharedInfo) << PAGE_SHIFT) + SI_UPCALL_MASK) >>> 2] = 1; // events start disabled, as in Xen
 
   // The vcpu: privilege 3 always, paging on, everything intercepted.

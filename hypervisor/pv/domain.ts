@@ -64,6 +64,9 @@ export class Domain {
   readonly virtio: VirtioDevice[] = [];
 
   readonly console: number[] = [];
+  /** Console input the host has for this domain (`--input`), and how much console_read took. */
+  consoleInput: Uint8Array = new Uint8Array(0);
+  consoleInputPos = 0;
   /** Hypercalls made, by the dispatcher's call index (dispatch.ts CALL_NAMES). */
   readonly hcCounts = new Float64Array(MAX_CALLS);
   /** Calls to numbers or commands the ABI does not have, by name. */

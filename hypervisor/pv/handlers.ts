@@ -398,6 +398,15 @@ const consoleWrite: Handler = (_h, d, a) => {
   return a.length!;
 };
 
+const consoleRead: Handler = (_h, d, a) => {
+  const n = Math.min(a.length!, d.consoleInput.length - d.consoleInputPos);
+  if (n === 0) return 0;
+  // Take the bytes only once they are in the guest's buffer: a refused read loses no input.
+  if (!d.access.write(a.buffer!, d.consoleInput.subarray(d.consoleInputPos, d.consoleInputPos + n))) return -E.EFAULT;
+  d.consoleInputPos += n;
+  return n;
+};
+
 export const HANDLERS: Readonly<Record<string, Handler>> = {
   set_trap_table: setTrapTable,
   mmu_update: mmuUpdate,
@@ -416,6 +425,7 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   version: () => (ABI_MAJOR << 16) | ABI_MINOR,
   get_features: () => FEATURES_SUBMAP0,
   console_write: consoleWrite,
+  console_read: consoleRead,
   gnttab_setup_table: gnttabSetupTable,
   gnttab_map: gnttabMap,
   gnttab_unmap: gnttabUnmap,

@@ -15,6 +15,8 @@ import { VIRTIO_BLOCK_DEV, virtioReport } from './virtio.ts';
 export interface PvPlatformOptions {
   memoryBytes?: number;
   onConsoleByte?: (byte: number) => void;
+  /** Console input (`--input`): the guest reads it with console_io read, VIRQ_CONSOLE says it is there. */
+  input?: Uint8Array;
   trace?: (line: string) => void;
   cmdline?: string;
   /** The block device's disk, used in place (after the run it holds what the guest wrote). */
@@ -41,6 +43,7 @@ export class PvPlatform implements Platform {
       memoryBytes: this.opts.memoryBytes ?? PV_DEFAULT_MEMORY,
       ...(this.opts.cmdline ? { cmdline: this.opts.cmdline } : {}),
       ...(this.opts.onConsoleByte ? { onConsoleByte: this.opts.onConsoleByte } : {}),
+      ...(this.opts.input ? { consoleInput: this.opts.input } : {}),
       virtio: { ...(this.opts.disk ? { disk: this.opts.disk } : {}), ...(this.opts.eventIdx === false ? { eventIdx: false } : {}) },
     });
     if (typeof d === 'string') return d;

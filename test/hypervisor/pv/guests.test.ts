@@ -19,6 +19,18 @@ describe('paravirtual guests', () => {
     expect(r.idleInstructions).toBeGreaterThan(0); // it slept in sched_op block between ticks
   });
 
+  it('reads console input after VIRQ_CONSOLE wakes it, and times out without input', () => {
+    const img = asm(program('pv-console-in.s'), 'pv');
+    const text = 'hello from the host, in several pieces';
+    const r = runImage(img, { mode: 'pv', input: new TextEncoder().encode(text) });
+    expect(r.exitCode).toBe(text.length);
+    expect(r.console).toBe(`read: ${text}\nwoken by console\n`);
+    expect(r.hypercalls).toMatchObject({ console_read: Math.ceil(text.length / 8) + 1 });
+    const none = runImage(img, { mode: 'pv' });
+    expect(none.exitCode).toBe(0);
+    expect(none.console).toBe('no console input\nwoken by timer\n');
+  });
+
   it("bounces a user task's system call and page fault into the kernel, switching address spaces", () => {
     const r = runImage(asm(program('pv-user.s'), 'pv'), { mode: 'pv' });
     expect(r.message).toBeUndefined();

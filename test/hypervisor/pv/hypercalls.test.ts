@@ -65,6 +65,42 @@ describe('console_io', () => {
   });
 });
 
+describe('console_io read', () => {
+  const withInput = (text: string) => {
+    const b = boot();
+    b.d[0]!.consoleInput = new TextEncoder().encode(text);
+    return b;
+  };
+  it('copies console input into a guest buffer, resuming where the last read stopped', () => {
+    const { host, d } = withInput('abcdefgh');
+    expect(hc(host, d[0]!, N.HC_CONSOLE_IO, N.CONSOLEIO_READ, BUF, 5)).toBe(5);
+    expect(hc(host, d[0]!, N.HC_CONSOLE_IO, N.CONSOLEIO_READ, BUF + 5, 100)).toBe(3);
+    expect(hc(host, d[0]!, N.HC_CONSOLE_IO, N.CONSOLEIO_READ, BUF + 8, 100)).toBe(0);
+    expect(new TextDecoder().decode(d[0]!.access.read(BUF, 8)!)).toBe('abcdefgh');
+  });
+  it('refuses a length over the bound', () => {
+    const { host, d } = withInput('abc');
+    expectRefused(host, d[0]!, E.EINVAL, N.HC_CONSOLE_IO, N.CONSOLEIO_READ, BUF, N.CONSOLEIO_MAX + 1);
+  });
+  it('refuses a buffer it cannot write, and keeps the input for the next read', () => {
+    const { host, d } = withInput('abc');
+    expectRefused(host, d[0]!, E.EFAULT, N.HC_CONSOLE_IO, N.CONSOLEIO_READ, 0x3000000, 3);
+    expectRefused(host, d[0]!, E.EFAULT, N.HC_CONSOLE_IO, N.CONSOLEIO_READ, N.PV_START_INFO_VA, 3); // read-only page
+    expect(hc(host, d[0]!, N.HC_CONSOLE_IO, N.CONSOLEIO_READ, BUF, 3)).toBe(3);
+  });
+  it('raises VIRQ_CONSOLE at boot when there is input, and not otherwise', () => {
+    const img = asm(IDLE_GUEST, 'pv');
+    for (const input of [new Uint8Array(0), new TextEncoder().encode('x')]) {
+      const host = new PvHost({ machineBytes: 2 * MEM + 65536 });
+      const dom = host.createDomain(img, { memoryBytes: MEM, consoleInput: input });
+      if (typeof dom === 'string') throw new Error(dom);
+      const port = dom.evtchn.virqPort[N.VIRQ_CONSOLE]!;
+      const pending = host.mem.i32[(dom.evtchn.sharedInfo + SI_EVTCHN_PENDING) >>> 2]! & (1 << port);
+      expect(pending !== 0).toBe(input.length > 0);
+    }
+  });
+});
+
 describe('mmu_update', () => {
   it('builds a mapping: hook a pinned L1 into the directory, then map a frame', () => {
     const { host, d } = boot();

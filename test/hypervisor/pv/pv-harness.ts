@@ -108,6 +108,7 @@ export function snapshot(host: PvHost) {
       evtchn: [d.evtchn.state, d.evtchn.remoteDom, d.evtchn.remotePort, d.evtchn.virq, d.evtchn.virqPort, d.evtchn.devicePort].map((a) => Array.from(a)),
       events: [d.evtchn.sent, d.evtchn.notified, d.upcalls],
       console: d.console.length,
+      consoleInput: d.consoleInputPos,
     })),
   };
 }
