@@ -38,6 +38,20 @@ export const COSTS = {
     source: 'model, not a measurement: one cycle per retired guest instruction (IPC 1). Real CPIs vary: A&A measure a call/ret pair at 11 cycles on a Pentium 4',
   },
 
+  // --- native and pv: ring transitions on a modern CPU, the era of the hw rows ----------------
+  'native.event': {
+    cycles: 153,
+    source: 'ANCHORS: a host system call (getppid) round trip about 51 ns; at 3 GHz. An exception or interrupt taken through the vector table and returned from is the same pair of ring transitions',
+  },
+  'pv.hypercall': {
+    cycles: 153,
+    source: "ANCHORS: a host system call round trip about 51 ns, at 3 GHz: a PV hypercall is a ring transition into the hypervisor and back (Xen's 64-bit PV guests enter with syscall). Validation and the handler are host time, not modelled",
+  },
+  'pv.bounce': {
+    cycles: 153,
+    source: "as pv.hypercall: the exception, interrupt or task's syscall enters the hypervisor, which enters the guest kernel's registered entry instead of returning; the kernel's way back is an iret hypercall, counted as a hypercall",
+  },
+
   // --- trap: trap-and-emulate, shadow paging (software VMM, Pentium 4 era) ----------------------
   'trap.io-in': { cycles: P4_TRAP + 214, source: 'A&A: trap (native divzero 889) + the VMM emulating a port read (BT "in" 214)' },
   'trap.io-out': { cycles: P4_TRAP + 214, source: 'A&A: trap (native divzero 889) + the VMM emulating a port write (BT "in" 214)' },
@@ -83,4 +97,29 @@ export type CostName = keyof typeof COSTS;
 /** The cost row `name`, or undefined when the table has none. */
 export function costOf(name: string): Cost | undefined {
   return (COSTS as Record<string, Cost>)[name];
+}
+
+/** What a run's report needs for its total (hypervisor/machine/native.ts PlatformReport). */
+export interface CountedRun {
+  instructions: number;
+  events: Readonly<Record<string, number>>;
+  exits?: Readonly<Record<string, { modelledCycles: number }>>;
+  hypercalls?: Readonly<Record<string, number>>;
+}
+
+const sum = (r: Readonly<Record<string, number>> | undefined): number => (r ? Object.values(r).reduce((a, b) => a + b, 0) : 0);
+
+/**
+ * A run's modelled cycles: every retired instruction, every exit at its own row, and what each
+ * mode pays for events. Under `trap` the monitor reflects every event and its exit row prices the
+ * whole reflection; under `native` and `hw` the CPU delivers the guest's events itself
+ * (`native.event`); under `pv` each event is a bounce and each hypercall a transition. Idle time
+ * (HLT, sched_op block) costs nothing.
+ */
+export function modelledCycles(mode: string, r: CountedRun): number {
+  let c = r.instructions * COSTS.instruction.cycles;
+  if (r.exits) for (const e of Object.values(r.exits)) c += e.modelledCycles;
+  if (mode === 'pv') c += sum(r.hypercalls) * COSTS['pv.hypercall'].cycles + sum(r.events) * COSTS['pv.bounce'].cycles;
+  else if (mode !== 'trap') c += sum(r.events) * COSTS['native.event'].cycles;
+  return c;
 }

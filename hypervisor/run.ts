@@ -7,6 +7,7 @@ import { ABI_MAJOR, ABI_MINOR } from '../abi/version.ts';
 import type { CpuTracer } from './machine/cpu.ts';
 import { NativeMachine, type Platform, type PlatformReport, type StopKind } from './machine/native.ts';
 import { PvPlatform } from './pv/platform.ts';
+import { modelledCycles } from './costs.ts';
 import { HwMachine } from './vmm/hw.ts';
 import { TrapMachine } from './vmm/trap.ts';
 
@@ -60,6 +61,8 @@ export interface RunResult extends PlatformReport {
   /** The guest's full 32-bit shutdown code, unsigned; null when it did not shut down. */
   exitCode: number | null;
   message?: string;
+  /** Modelled cycles of the run (hypervisor/costs.ts): deterministic, comparable across modes. */
+  modelledCycles: number;
   /** Host wall-clock time of the run, in nanoseconds: the only field that differs between runs. */
   hostNs: number;
 }
@@ -75,6 +78,7 @@ function refused(mode: Mode, message: string): RunResult {
     idleInstructions: 0,
     events: {},
     disk: { sectorsRead: 0, sectorsWritten: 0, errors: 0 },
+    modelledCycles: 0,
     hostNs: 0,
   };
 }
@@ -103,12 +107,14 @@ export function runImage(image: GuestImage, opts: RunOptions): RunResult {
   const t0 = process.hrtime.bigint();
   const r = m.run(opts.maxInstructions ?? DEFAULT_MAX_INSTRUCTIONS);
   const hostNs = Number(process.hrtime.bigint() - t0);
+  const report = m.report();
   return {
     mode: opts.mode,
     stop: r.stop,
     exitCode: r.exitCode,
     ...(r.message ? { message: r.message } : {}),
-    ...m.report(),
+    ...report,
+    modelledCycles: modelledCycles(opts.mode, report),
     hostNs,
   };
 }
