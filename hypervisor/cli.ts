@@ -14,8 +14,6 @@ import chalk from 'chalk';
 import { decodeImage, encodeImage, formatImageError, type GuestImage } from '../abi/image.ts';
 import { disassembleImage } from '../abi/listing.ts';
 import { assemble, formatAsmError, formatListing } from '../guest-kernel/compiler/assembler.ts';
-import { compile } from '../guest-kernel/compiler/compile.ts';
-import { formatDiagnostic } from '../guest-kernel/compiler/diagnostics.ts';
 import { writeFileAtomic } from './fs-util.ts';
 import { makeTracer } from './machine/trace.ts';
 import { DEFAULT_MAX_INSTRUCTIONS, MODES, runImage, type Mode, type RunResult } from './run.ts';
@@ -38,7 +36,7 @@ export interface Command {
   options: Options;
   /** One line per option, for --help. */
   help: Record<string, string>;
-  run(positionals: string[], values: Record<string, string | boolean | undefined>, io: Io): number;
+  run(positionals: string[], values: Record<string, string | boolean | undefined>, io: Io): number | Promise<number>;
 }
 
 export interface Io {
@@ -140,7 +138,7 @@ export const COMMANDS: Record<string, Command> = {
       '--max-instructions N': `stop a runaway guest after N instructions of virtual time (default ${DEFAULT_MAX_INSTRUCTIONS})`,
       '--memory MIB': 'guest physical memory in MiB (default 16)',
       '--disk FILE': 'back the block device with FILE; the guest\'s writes are saved to it when the run ends',
-      '--input TEXT': 'bytes the UART hands the guest',
+      '--input TEXT': 'console input: what the UART hands the guest (native, trap, hw), or console_io read (pv)',
       '--cmdline TEXT': 'pv: the command line in the start-of-day page (at most 255 bytes)',
     },
     run(pos, v, io) {
@@ -201,11 +199,15 @@ export const COMMANDS: Record<string, Command> = {
       '-o, --output OUT.img': 'image to write (required)',
       '--listing OUT.lst': 'also write a listing: address, encoding, disassembly and source line',
     },
-    run(pos, v, io) {
+    async run(pos, v, io) {
       const entry = one(pos, 'entry file');
       const target = v.target as string;
       if (target !== 'native' && target !== 'pv') throw new UsageError(`--target: unknown target '${target}' (expected native or pv)`);
       if (typeof v.output !== 'string') throw new UsageError('compile: missing -o OUT.img');
+      // The compiler brings the TypeScript compiler API with it (seconds to load on these
+      // machines): only `compile` pays for it, not every `run`.
+      const { compile } = await import('../guest-kernel/compiler/compile.ts');
+      const { formatDiagnostic } = await import('../guest-kernel/compiler/diagnostics.ts');
       const result = compile(entry, { target, rootDir: process.cwd() });
       if (!result.ok) {
         // One line per diagnostic (file:line:col: error CODE: message), then the verdict.
@@ -219,7 +221,7 @@ export const COMMANDS: Record<string, Command> = {
         if (typeof v.listing === 'string') writeFileAtomic(v.listing, new TextEncoder().encode(result.listing));
       } catch (e) {
         io.err(`tsvisor: compile: cannot write output: ${(e as Error).message.split('\n')[0]}\n`);
-        return 1;
+        return 2;
       }
       const st = result.stats;
       io.out(`${v.output}: ${target} image, ${st.functions} functions, ${st.codeBytes} bytes of code, ${st.dataBytes} bytes of data\n`);
@@ -276,7 +278,7 @@ function commandHelp(name: string, c: Command): string {
   return lines.join('\n') + '\n';
 }
 
-export function main(argv: string[], io: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) }): number {
+export async function main(argv: string[], io: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) }): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined) {
     // No command is a usage error: the usage goes to stderr, as the other errors do.
@@ -305,7 +307,7 @@ export function main(argv: string[], io: Io = { out: (s) => process.stdout.write
       io.out(commandHelp(name, cmd));
       return 0;
     }
-    return cmd.run(parsed.positionals, parsed.values as Record<string, string | boolean | undefined>, io);
+    return await cmd.run(parsed.positionals, parsed.values as Record<string, string | boolean | undefined>, io);
   } catch (e) {
     if (e instanceof UsageError) {
       io.err(`tsvisor: ${e.message}\n`);

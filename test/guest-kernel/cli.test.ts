@@ -20,16 +20,16 @@ function capture() {
 }
 
 /** `tsvisor compile` through the CLI's own entry point. */
-function compileCommand(a: { entry: string; target: string; out: string; listing?: string }, io: ReturnType<typeof capture>['io']): number {
+function compileCommand(a: { entry: string; target: string; out: string; listing?: string }, io: ReturnType<typeof capture>['io']): Promise<number> {
   return main(['compile', a.entry, '--target', a.target, '-o', a.out, ...(a.listing ? ['--listing', a.listing] : [])], io);
 }
 
 describe('tsvisor compile', () => {
-  it('writes an image and a listing, and exits 0', () => {
+  it('writes an image and a listing, and exits 0', async () => {
     const { io, out, err } = capture();
     const img = path.join(dir, 'fib.img');
     const lst = path.join(dir, 'fib.lst');
-    const code = compileCommand({ entry: `${PROGRAMS}/fib-recursive.ts`, target: 'native', out: img, listing: lst }, io);
+    const code = await compileCommand({ entry: `${PROGRAMS}/fib-recursive.ts`, target: 'native', out: img, listing: lst }, io);
     expect(code).toBe(0);
     expect(err).toEqual([]);
     expect(out[0]).toContain('fib.img: native image');
@@ -44,20 +44,20 @@ describe('tsvisor compile', () => {
     expect(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 
-  it('builds for pv', () => {
+  it('builds for pv', async () => {
     const { io } = capture();
     const img = path.join(dir, 'hello-pv.img');
-    expect(compileCommand({ entry: `${PROGRAMS}/hello.ts`, target: 'pv', out: img }, io)).toBe(0);
+    expect(await compileCommand({ entry: `${PROGRAMS}/hello.ts`, target: 'pv', out: img }, io)).toBe(0);
     const decoded = decodeImage(new Uint8Array(fs.readFileSync(img)));
     expect(decoded.ok && decoded.image.target).toBe('pv');
   });
 
-  it('prints one line per error, no stack trace, writes nothing, and exits 2', () => {
+  it('prints one line per error, no stack trace, writes nothing, and exits 2', async () => {
     const src = path.join(dir, 'bad.ts');
     fs.writeFileSync(src, 'export function main(): number {\n  const f = (x: number) => x;\n  return 1.5;\n}\n');
     const img = path.join(dir, 'bad.img');
     const { io, err } = capture();
-    const code = compileCommand({ entry: src, target: 'native', out: img }, io);
+    const code = await compileCommand({ entry: src, target: 'native', out: img }, io);
     expect(code).toBe(2);
     expect(fs.existsSync(img)).toBe(false);
     expect(err.some((l) => /bad\.ts:2:13: error TSG2001: closures are not supported/.test(l))).toBe(true);
@@ -68,25 +68,25 @@ describe('tsvisor compile', () => {
     }
   });
 
-  it('keeps the previous image when a compile fails', () => {
+  it('keeps the previous image when a compile fails', async () => {
     const img = path.join(dir, 'keep.img');
     fs.writeFileSync(img, 'previous');
     const { io } = capture();
-    expect(compileCommand({ entry: path.join(VIRTUAL_DIR, 'missing.ts'), target: 'native', out: img }, io)).toBe(2);
+    expect(await compileCommand({ entry: path.join(VIRTUAL_DIR, 'missing.ts'), target: 'native', out: img }, io)).toBe(2);
     expect(fs.readFileSync(img, 'utf8')).toBe('previous');
   });
 
-  it('exits 1 with one line when the output cannot be written', () => {
+  it('exits 2 with one line when the output cannot be written', async () => {
     const { io, err } = capture();
-    const code = compileCommand({ entry: `${PROGRAMS}/hello.ts`, target: 'native', out: path.join(dir, 'no/such/dir/x.img') }, io);
-    expect(code).toBe(1);
+    const code = await compileCommand({ entry: `${PROGRAMS}/hello.ts`, target: 'native', out: path.join(dir, 'no/such/dir/x.img') }, io);
+    expect(code).toBe(2);
     expect(err).toHaveLength(1);
     expect(err[0]).toMatch(/^tsvisor: compile: cannot write output: /);
   });
 
-  it('refuses an unknown target', () => {
+  it('refuses an unknown target', async () => {
     const { io, err } = capture();
-    expect(compileCommand({ entry: `${PROGRAMS}/hello.ts`, target: 'arm' as 'native', out: path.join(dir, 'x.img') }, io)).toBe(2);
+    expect(await compileCommand({ entry: `${PROGRAMS}/hello.ts`, target: 'arm' as 'native', out: path.join(dir, 'x.img') }, io)).toBe(2);
     expect(err[0]).toContain("unknown target 'arm'");
   });
 });

@@ -137,17 +137,17 @@ describe('a pv guest on the virtio block device', () => {
     expect(d.exitCode).toBe(1);
   });
 
-  it('tsvisor compile, then tsvisor run --disk FILE: the file holds exactly the bytes written', () => {
+  it('tsvisor compile, then tsvisor run --disk FILE: the file holds exactly the bytes written', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'tsvisor-virtio-'));
     const img = path.join(dir, 'virtio-block.img');
     const file = path.join(dir, 'disk.img');
     let out = '';
     let err = '';
     const io = { out: (s: string) => void (out += s), err: (s: string) => void (err += s) };
-    expect(cli(['compile', program('virtio-block.ts'), '--target', 'pv', '-o', img], io), err).toBe(0);
+    expect(await cli(['compile', program('virtio-block.ts'), '--target', 'pv', '-o', img], io), err).toBe(0);
     writeFileSync(file, new Uint8Array(MiB));
     out = '';
-    const code = cli(['run', img, '--mode', 'pv', '--disk', file, '--json'], io);
+    const code = await cli(['run', img, '--mode', 'pv', '--disk', file, '--json'], io);
     expect(err).toBe('');
     expect(code).toBe(42);
     const j = JSON.parse(out);
