@@ -13,7 +13,7 @@
  * before register allocation; valueNumbering and eliminateDeadCode clean up after it.
  */
 import { blockMap, dominates, dominators, liveness, naturalLoops, predecessors } from './cfg.ts';
-import { type Block, type BlockId, type Instr, type IrFunction, type Term, type VReg, instrDef, instrUses, mapInstrUses, mapTermUses, newVreg, successors, termUses } from './ir.ts';
+import { type Block, type BlockId, type Instr, type IrFunction, type Term, type VReg, instrDef, instrUses, mapInstrUses, mapSuccessors, mapTermUses, newVreg, successors, termUses } from './ir.ts';
 import { preheader } from './optimize.ts';
 
 const S16 = (v: number): boolean => v >= -0x8000 && v <= 0x7fff;
@@ -80,7 +80,8 @@ function reduceOne(fn: IrFunction, header: BlockId, body: Set<BlockId>): boolean
     if (sites.length !== 1 || !headerLive.has(v)) continue;
     const biv = asBiv(v, sites[0]!, invariant);
     if (!biv) continue;
-    if ([...exits].some((e) => liveIn.get(e)!.has(v))) continue;
+    // Where i is still wanted after the loop (`return i` from a search), the exit edges rebuild it.
+    const liveExits = [...exits].filter((e) => liveIn.get(e)!.has(v));
     const found = addressUses(v, blocks, defsInLoop, invariant);
     // The index computations go with i, so an address through them counts only when nothing but
     // address computations reads them.
@@ -121,6 +122,7 @@ function reduceOne(fn: IrFunction, header: BlockId, body: Set<BlockId>): boolean
     // Other uses of i are rebuilt as `p - base` at their nearest common dominator, which must run
     // less often than every iteration and must not see i change between it and the uses.
     let rebuildAt: Block | null = null;
+    if (liveExits.length > 0 && !unscaled) continue;
     if (others.length > 0) {
       if (!unscaled) continue;
       const d = commonDominator(idom, others.map((o) => o.block.id));
@@ -128,10 +130,24 @@ function reduceOne(fn: IrFunction, header: BlockId, body: Set<BlockId>): boolean
       if (reachesAvoiding(byId, biv.inc.block.id, new Set(others.map((o) => o.block.id)), d, body)) continue;
       rebuildAt = byId.get(d)!;
     }
-    rewrite(fn, header, body, biv, [...groups.values()], tests, others, rebuildAt, unscaled);
+    const p = rewrite(fn, header, body, biv, [...groups.values()], tests, others, rebuildAt, unscaled);
+    if (liveExits.length > 0) rebuildOnExits(fn, body, new Set(liveExits), biv.v, p, unscaled![0]!.base);
     return true;
   }
   return false;
+}
+
+/** On each edge from the loop to an exit in `exits`, a block setting i = p - base (p unscaled). */
+function rebuildOnExits(fn: IrFunction, body: Set<BlockId>, exits: Set<BlockId>, i: VReg, p: VReg, base: VReg): void {
+  let id = Math.max(...fn.blocks.map((b) => b.id));
+  for (const b of fn.blocks.filter((x) => body.has(x.id))) {
+    for (const e of successors(b.term)) {
+      if (!exits.has(e)) continue;
+      const edge: Block = { id: ++id, instrs: [{ k: 'bin', op: 'sub', dst: i, a: p, b: base, loc: b.term.loc }], term: { k: 'jmp', target: e, loc: b.term.loc } };
+      mapSuccessors(b.term, (x) => (x === e ? edge.id : x));
+      fn.blocks.push(edge);
+    }
+  }
 }
 
 function onlyReadBy(fn: IrFunction, v: VReg, readers: Set<Instr>): boolean {
@@ -234,7 +250,7 @@ function rewrite(
   others: Site[],
   rebuildAt: Block | null,
   unscaled: AddressUse[] | undefined,
-): void {
+): VReg {
   const pre = preheader(fn, header, body);
   const loc = biv.inc.instr.loc;
   const emitPre = (i: Instr): void => void pre.instrs.push({ ...i, loc } as Instr);
@@ -290,4 +306,5 @@ function rewrite(
   // left without uses is removed by dead-code elimination.
   const incBlock = biv.inc.block;
   incBlock.instrs.splice(incBlock.instrs.indexOf(biv.inc.instr), 1, ...bumps);
+  return p;
 }

@@ -17,8 +17,8 @@
  * those are static objects, low in the image, so `p + (U-1)c` cannot wrap past 2^31 (the same
  * argument as for the tests induction.ts rewrites).
  */
-import { blockMap, liveness, naturalLoops } from './cfg.ts';
-import { type Block, type BlockId, type Cond, type Instr, type IrFunction, type VReg, INVERSE_COND, instrDef, instrUses, mapInstrUses, newVreg } from './ir.ts';
+import { blockMap, liveness, type Loop, naturalLoops, predecessors } from './cfg.ts';
+import { type Block, type BlockId, type Cond, type Instr, type IrFunction, type VReg, INVERSE_COND, instrDef, instrUses, mapInstrUses, mapTermUses, newVreg, termUses } from './ir.ts';
 import { preheader } from './optimize.ts';
 
 const S16 = (v: number): boolean => v >= -0x8000 && v <= 0x7fff;
@@ -28,9 +28,14 @@ const MAX_BODY_FOR_2 = 20;
 
 export function unrollLoops(fn: IrFunction): boolean {
   let changed = false;
-  for (const loop of naturalLoops(fn)) {
-    if (loop.body.size !== 1 || loop.header === fn.blocks[0]!.id) continue;
-    if (unrollOne(fn, loop.header)) changed = true;
+  // Innermost first, each loop of the source once: the wide loops unrolling makes are left alone.
+  const original = new Set(naturalLoops(fn).map((x) => x.header));
+  const done = new Set<BlockId>();
+  for (;;) {
+    const loop = naturalLoops(fn).find((x) => original.has(x.header) && !done.has(x.header));
+    if (!loop) return changed;
+    done.add(loop.header);
+    if (loop.header !== fn.blocks[0]!.id && unrollOne(fn, loop)) changed = true;
   }
   return changed;
 }
@@ -46,12 +51,12 @@ interface Shape {
   exit: BlockId;
 }
 
-/** The pointer, its bump and the continue test of a one-block loop, or null when it has another shape. */
-function shapeOf(h: Block): Shape | null {
+/** The pointer, its bump and the continue test of a loop's latch `h`, or null when it has another shape. */
+function shapeOf(h: Block, header: BlockId): Shape | null {
   const t = h.term;
-  if (t.k !== 'br' || t.t === t.f || (t.t !== h.id && t.f !== h.id)) return null;
-  const cond = t.t === h.id ? t.cond : INVERSE_COND[t.cond];
-  const exit = t.t === h.id ? t.f : t.t;
+  if (t.k !== 'br' || t.t === t.f || (t.t !== header && t.f !== header)) return null;
+  const cond = t.t === header ? t.cond : INVERSE_COND[t.cond];
+  const exit = t.t === header ? t.f : t.t;
   if (cond !== 'lt' && cond !== 'ge') return null;
   for (const [p, lim, pFirst] of [
     [t.a, t.b, true],
@@ -95,43 +100,63 @@ function otherWalkers(h: Block, s: Shape, u: number): { v: VReg; step: number; i
   return out;
 }
 
-function unrollOne(fn: IrFunction, headerId: BlockId): boolean {
+function unrollOne(fn: IrFunction, loop: Loop): boolean {
   const byId = blockMap(fn);
-  const h = byId.get(headerId)!;
-  const s = shapeOf(h);
-  if (!s) return false;
-  const body = h.instrs.filter((_, at) => at !== s.inc);
-  const u = body.length <= MAX_BODY_FOR_4 ? 4 : body.length <= MAX_BODY_FOR_2 ? 2 : 1;
-  if (u === 1) return false;
+  const h = byId.get(loop.header)!;
+  const latches = (predecessors(fn).get(h.id) ?? []).filter((b) => loop.body.has(b));
+  if (latches.length !== 1) return false;
+  const l = byId.get(latches[0]!)!;
+  const s = shapeOf(l, h.id);
+  if (!s || loop.body.has(s.exit)) return false;
+  // Either the loop is one block, or the hot path is the header then the latch, and the header's
+  // other way out (the `if` arm, a `break`) is a side exit that the copies leave by.
+  let side: BlockId | null = null;
+  if (l !== h) {
+    const t = h.term;
+    if (t.k !== 'br' || t.t === t.f || (t.t !== l.id && t.f !== l.id) || termUses(t).includes(s.p)) return false;
+    side = t.t === l.id ? t.f : t.t;
+  } else if (loop.body.size !== 1) return false;
+  const hot = l === h ? [h] : [h, l];
+  const size = hot.reduce((n, b) => n + b.instrs.length, 0) - 1;
+  const u = size <= MAX_BODY_FOR_4 ? 4 : size <= MAX_BODY_FOR_2 ? 2 : 1;
+  if (u === 1 || !S16(u * s.step)) return false;
+  /** How far past p's value at the start of the iteration an instruction of the latch sees it. */
+  const past = (b: Block, at: number): number => (b === l && at > s.inc ? s.step : 0);
   // Every other use of p is the base of a static-object access at an offset the copies can shift.
   let accesses = 0;
-  for (const [at, i] of h.instrs.entries()) {
-    if (at === s.inc || !instrUses(i).includes(s.p)) continue;
-    if ((i.k !== 'load' && i.k !== 'store') || i.mem.kind === 'raw' || i.base !== s.p || (i.k === 'store' && i.src === s.p)) return false;
-    for (let k = 0; k < u; k++) if (!S16(i.offset + (k - (u - 1)) * s.step + (at > s.inc ? s.step : 0))) return false;
-    accesses++;
+  for (const b of hot) {
+    for (const [at, i] of b.instrs.entries()) {
+      if (i.k === 'call' || i.k === 'trap') return false;
+      if ((b === l && at === s.inc) || !instrUses(i).includes(s.p)) continue;
+      if ((i.k !== 'load' && i.k !== 'store') || i.mem.kind === 'raw' || i.base !== s.p || (i.k === 'store' && i.src === s.p)) return false;
+      for (let k = 0; k < u; k++) if (!S16(i.offset + (k - (u - 1)) * s.step + past(b, at))) return false;
+      accesses++;
+    }
   }
-  if (accesses === 0 || h.instrs.some((i) => i.k === 'call' || i.k === 'trap')) return false;
-  if (!S16(u * s.step)) return false;
-  const walkers = otherWalkers(h, s, u);
+  if (accesses === 0) return false;
+  // With side exits every register must hold its true value when a copy leaves, so only p is
+  // kept virtual there; other pointers are folded into offsets in one-block loops only.
+  const walkers = side === null ? otherWalkers(h, s, u) : [];
 
   // Values born and dead within one iteration get their own registers in each copy, so the copies
   // do not stretch one live range over the whole unrolled block.
   const { liveIn, liveOut } = liveness(fn);
   const local = new Set<VReg>();
-  for (const i of body) {
-    const d = instrDef(i);
-    if (d !== null && !liveIn.get(h.id)!.has(d) && !liveOut.get(h.id)!.has(d)) local.add(d);
+  for (const b of hot) {
+    for (const i of b.instrs) {
+      const d = instrDef(i);
+      if (d !== null && hot.every((x) => !liveIn.get(x.id)!.has(d) && !liveOut.get(x.id)!.has(d))) local.add(d);
+    }
   }
 
-  const pre = preheader(fn, h.id, new Set([h.id]));
+  const pre = preheader(fn, h.id, loop.body);
   if (pre.term.k !== 'jmp' || pre.term.target !== h.id) return false;
   const q = newVreg(fn);
   const nextId = ((): (() => BlockId) => {
     let id = Math.max(...fn.blocks.map((b) => b.id));
     return () => ++id;
   })();
-  const loc = h.instrs[s.inc]!.loc;
+  const loc = l.instrs[s.inc]!.loc;
   const test = (x: VReg, t: BlockId, f: BlockId): Block['term'] => ({
     k: 'br',
     cond: s.cond,
@@ -139,39 +164,64 @@ function unrollOne(fn: IrFunction, headerId: BlockId): boolean {
     b: s.pFirst ? s.lim : x,
     t,
     f,
-    loc: h.term.loc,
+    loc: l.term.loc,
   });
-
-  const wideId = nextId();
-  const tailId = nextId();
-  const copies: Instr[] = [];
-  for (let k = 0; k < u; k++) {
-    const rename = new Map<VReg, VReg>([...local].map((v) => [v, newVreg(fn)]));
-    for (const [at, orig] of h.instrs.entries()) {
-      if (at === s.inc || walkers.some((w) => w.inc === at)) continue;
+  const copyOf = (b: Block, k: number, rename: Map<VReg, VReg>): Instr[] =>
+    b.instrs.flatMap((orig, at) => {
+      if ((b === l && at === s.inc) || walkers.some((w) => w.inc === at)) return [];
       const i = structuredClone(orig);
       mapInstrUses(i, (v) => (v === s.p ? q : (rename.get(v) ?? v)));
       const d = instrDef(i);
       if (d !== null && rename.has(d)) (i as { dst: VReg }).dst = rename.get(d)!;
       if (i.k === 'load' || i.k === 'store') {
-        if (i.base === q) i.offset += (k - (u - 1)) * s.step + (at > s.inc ? s.step : 0);
+        if (i.base === q) i.offset += (k - (u - 1)) * s.step + past(b, at);
         const w = walkers.find((x) => x.v === i.base);
         if (w) i.offset += k * w.step + (at > w.inc ? w.step : 0);
       }
-      copies.push(i);
-    }
-  }
+      return [i];
+    });
+
+  const guardId = nextId();
+  const tailId = nextId();
   const bumps: Instr[] = [
     ...walkers.map((w): Instr => ({ k: 'imm', op: 'addi', dst: w.v, a: w.v, imm: u * w.step, loc })),
     { k: 'imm', op: 'addi', dst: q, a: q, imm: u * s.step, loc },
   ];
-  const wide: Block = { id: wideId, instrs: [...copies, ...bumps], term: test(q, wideId, tailId) };
+  const added: Block[] = [];
+  if (side === null) {
+    const wideId = nextId();
+    const copies: Instr[] = [];
+    for (let k = 0; k < u; k++) copies.push(...copyOf(h, k, new Map([...local].map((v) => [v, newVreg(fn)]))));
+    added.push({ id: wideId, instrs: [...copies, ...bumps], term: test(q, wideId, tailId) });
+  } else {
+    // Block k holds the latch's copy k-1 and the header's copy k, ending in the side test; the
+    // last one the latch's last copy and the bump. A side exit first makes p true again.
+    const ids = Array.from({ length: u + 1 }, () => nextId());
+    let carried: Instr[] = [];
+    const hTerm = h.term as Extract<Block['term'], { k: 'br' }>;
+    for (let k = 0; k < u; k++) {
+      const rename = new Map([...local].map((v) => [v, newVreg(fn)]));
+      const exitId = nextId();
+      const term = structuredClone(hTerm);
+      mapTermUses(term, (v) => rename.get(v) ?? v);
+      term.t = term.t === l.id ? ids[k + 1]! : exitId;
+      term.f = term.f === l.id ? ids[k + 1]! : exitId;
+      added.push({ id: ids[k]!, instrs: [...carried, ...copyOf(h, k, rename)], term });
+      added.push({ id: exitId, instrs: [{ k: 'imm', op: 'addi', dst: s.p, a: q, imm: (k - (u - 1)) * s.step, loc }], term: { k: 'jmp', target: side, loc } });
+      carried = copyOf(l, k, rename);
+    }
+    added.push({ id: ids[u]!, instrs: [...carried, ...bumps], term: test(q, ids[0]!, tailId) });
+    added.unshift(...added.splice(added.findIndex((b) => b.id === ids[0]), 1));
+    // The slow loop goes back through the guard, so that after a side exit the copies resume.
+    const lt = l.term as Extract<Block['term'], { k: 'br' }>;
+    if (lt.t === h.id) lt.t = guardId;
+    else lt.f = guardId;
+  }
+  const wideId = added[0]!.id;
   const tail: Block = { id: tailId, instrs: [{ k: 'imm', op: 'addi', dst: s.p, a: q, imm: -(u - 1) * s.step, loc }], term: test(s.p, h.id, s.exit) };
-
-  const guardId = nextId();
   const guard: Block = { id: guardId, instrs: [{ k: 'imm', op: 'addi', dst: q, a: s.p, imm: (u - 1) * s.step, loc }], term: test(q, wideId, h.id) };
   pre.term = { k: 'jmp', target: guardId, loc: pre.term.loc };
   const at = fn.blocks.indexOf(h);
-  fn.blocks.splice(at, 0, guard, wide, tail);
+  fn.blocks.splice(at, 0, guard, ...added, tail);
   return true;
 }

@@ -17,7 +17,7 @@ main:
     addi r0, r0, 9
     addi r3, r2, 3
     bge r3, r0, main.L1
-main.L15:
+main.L17:
     ldbu r4, [r1]
     stb r4, [r3-3]
     ldbu r4, [r1+1]
@@ -28,7 +28,7 @@ main.L15:
     stb r4, [r3]
     addi r1, r1, 4
     addi r3, r3, 4
-    blt r3, r0, main.L15
+    blt r3, r0, main.L17
 main.L16:
     addi r2, r3, -3
     bge r2, r0, main.L3
@@ -145,7 +145,7 @@ crc32.L4:
     add r0, r0, r1
     addi r1, r3, 3
     bge r1, r0, crc32.L1
-crc32.L5:
+crc32.L7:
     ldbu r5, [r1-3]
     xor r5, r2, r5
     andi r5, r5, 255
@@ -179,7 +179,7 @@ crc32.L5:
     shri r8, r2, 8
     xor r2, r5, r8
     addi r1, r1, 4
-    blt r1, r0, crc32.L5
+    blt r1, r0, crc32.L7
 crc32.L6:
     addi r3, r1, -3
     bge r3, r0, crc32.L3
@@ -209,7 +209,7 @@ fill:
     addi r3, r3, 16384
     addi r5, r4, 3
     bge r5, r3, fill.L1
-fill.L4:
+fill.L6:
     mul r8, r0, r1
     add r0, r8, r2
     shri r8, r0, 24
@@ -227,7 +227,7 @@ fill.L4:
     shri r8, r0, 24
     stb r8, [r5]
     addi r5, r5, 4
-    blt r5, r3, fill.L4
+    blt r5, r3, fill.L6
 fill.L5:
     addi r4, r5, -3
     bge r4, r3, fill.L3
@@ -256,7 +256,7 @@ print.L4:
     add r0, r0, r2
     addi r2, r1, 3
     bge r2, r0, print.L1
-print.L5:
+print.L7:
     ldbu r3, [r2-3]
     out 0x3f8, r3
     ldbu r3, [r2-2]
@@ -266,7 +266,7 @@ print.L5:
     ldbu r3, [r2]
     out 0x3f8, r3
     addi r2, r2, 4
-    blt r2, r0, print.L5
+    blt r2, r0, print.L7
 print.L6:
     addi r1, r2, -3
     bge r1, r0, print.L3

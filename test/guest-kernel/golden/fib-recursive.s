@@ -55,7 +55,7 @@ print.L4:
     add r0, r0, r2
     addi r2, r1, 3
     bge r2, r0, print.L1
-print.L5:
+print.L7:
     ldbu r3, [r2-3]
     out 0x3f8, r3
     ldbu r3, [r2-2]
@@ -65,7 +65,7 @@ print.L5:
     ldbu r3, [r2]
     out 0x3f8, r3
     addi r2, r2, 4
-    blt r2, r0, print.L5
+    blt r2, r0, print.L7
 print.L6:
     addi r1, r2, -3
     bge r1, r0, print.L3
@@ -122,7 +122,7 @@ printDigits.L26:
     addi r0, r0, 16
     addi r2, r1, 3
     bge r2, r0, printDigits.L23
-printDigits.L27:
+printDigits.L29:
     ldbu r3, [r2-3]
     out 0x3f8, r3
     ldbu r3, [r2-2]
@@ -132,7 +132,7 @@ printDigits.L27:
     ldbu r3, [r2]
     out 0x3f8, r3
     addi r2, r2, 4
-    blt r2, r0, printDigits.L27
+    blt r2, r0, printDigits.L29
 printDigits.L28:
     addi r1, r2, -3
     bge r1, r0, printDigits.L25

@@ -20,12 +20,33 @@ main:
     li r2, 100000
     addi r3, r0, 2
     add r2, r0, r2
+main.L6:
+    addi r4, r3, 3
+    bge r4, r2, main.L1
+main.L8:
+    ldbu r5, [r4-3]
+    beq r5, r1, main.L13
+main.L9:
+    ldbu r5, [r4-2]
+    beq r5, r1, main.L14
+main.L10:
+    ldbu r5, [r4-1]
+    beq r5, r1, main.L15
+main.L11:
+    ldbu r5, [r4]
+    beq r5, r1, main.L16
+main.L12:
+    addi r4, r4, 4
+    blt r4, r2, main.L8
+main.L7:
+    addi r3, r4, -3
+    bge r3, r2, main.L3
 main.L1:
     ldbu r4, [r3]
     beq r4, r1, main.L5
 main.L2:
     addi r3, r3, 1
-    blt r3, r2, main.L1
+    blt r3, r2, main.L6
 main.L3:
     la r0, str.0
     mov r1, r8
@@ -37,10 +58,21 @@ main.L3:
     pop r9
     pop r8
     ret
+main.L13:
+    addi r3, r4, -3
 main.L5:
     sub r4, r3, r0
     add r9, r9, r4
     jmp main.L2
+main.L14:
+    addi r3, r4, -2
+    jmp main.L5
+main.L15:
+    addi r3, r4, -1
+    jmp main.L5
+main.L16:
+    mov r3, r4
+    jmp main.L5
 ; function sieve (guest-kernel/programs/sieve.ts:7)
 sieve:
     la r0, composite
@@ -50,13 +82,13 @@ sieve:
     add r0, r0, r2
     addi r2, r3, 3
     bge r2, r0, sieve.L1
-sieve.L16:
+sieve.L18:
     stb r1, [r2-3]
     stb r1, [r2-2]
     stb r1, [r2-1]
     stb r1, [r2]
     addi r2, r2, 4
-    blt r2, r0, sieve.L16
+    blt r2, r0, sieve.L18
 sieve.L17:
     addi r3, r2, -3
     bge r3, r0, sieve.L3
@@ -77,9 +109,14 @@ sieve.L3:
     addi r5, r1, 2
     add r8, r1, r3
     mov r9, r8
-sieve.L7:
-    ldbu r10, [r5]
-    bne r10, r2, sieve.L8
+sieve.L19:
+    addi r10, r5, 3
+    bge r10, r8, sieve.L7
+sieve.L21:
+    ldbu r11, [r10-3]
+    bne r11, r2, sieve.L22
+sieve.L26:
+    addi r5, r10, -3
 sieve.L11:
     sub r10, r5, r1
     addi r0, r0, 1
@@ -93,13 +130,41 @@ sieve.L14:
     blt r11, r9, sieve.L14
 sieve.L8:
     addi r5, r5, 1
-    blt r5, r8, sieve.L7
+    blt r5, r8, sieve.L19
 sieve.L9:
     pop r11
     pop r10
     pop r9
     pop r8
     ret
+sieve.L22:
+    ldbu r11, [r10-2]
+    bne r11, r2, sieve.L23
+sieve.L27:
+    addi r5, r10, -2
+    jmp sieve.L11
+sieve.L23:
+    ldbu r11, [r10-1]
+    bne r11, r2, sieve.L24
+sieve.L28:
+    addi r5, r10, -1
+    jmp sieve.L11
+sieve.L24:
+    ldbu r11, [r10]
+    bne r11, r2, sieve.L25
+sieve.L29:
+    mov r5, r10
+    jmp sieve.L11
+sieve.L25:
+    addi r10, r10, 4
+    blt r10, r8, sieve.L21
+sieve.L20:
+    addi r5, r10, -3
+    bge r5, r8, sieve.L9
+sieve.L7:
+    ldbu r11, [r5]
+    beq r11, r2, sieve.L11
+    jmp sieve.L8
 ; function putc (guest-kernel/lib/console.ts:24)
 putc:
     out 0x3f8, r0
@@ -115,7 +180,7 @@ print.L4:
     add r0, r0, r2
     addi r2, r1, 3
     bge r2, r0, print.L1
-print.L5:
+print.L7:
     ldbu r3, [r2-3]
     out 0x3f8, r3
     ldbu r3, [r2-2]
@@ -125,7 +190,7 @@ print.L5:
     ldbu r3, [r2]
     out 0x3f8, r3
     addi r2, r2, 4
-    blt r2, r0, print.L5
+    blt r2, r0, print.L7
 print.L6:
     addi r1, r2, -3
     bge r1, r0, print.L3
@@ -182,7 +247,7 @@ printDigits.L26:
     addi r0, r0, 16
     addi r2, r1, 3
     bge r2, r0, printDigits.L23
-printDigits.L27:
+printDigits.L29:
     ldbu r3, [r2-3]
     out 0x3f8, r3
     ldbu r3, [r2-2]
@@ -192,7 +257,7 @@ printDigits.L27:
     ldbu r3, [r2]
     out 0x3f8, r3
     addi r2, r2, 4
-    blt r2, r0, printDigits.L27
+    blt r2, r0, printDigits.L29
 printDigits.L28:
     addi r1, r2, -3
     bge r1, r0, printDigits.L25
