@@ -1,6 +1,7 @@
 /**
  * The front end: loading guest programs with the TypeScript compiler API, the guest's own tiny
- * lib, the parse cache that keeps a compile well under a second, the guest tsconfig, and a
+ * lib, the parse cache shared across compilations (its speed is bench:compiler's compile ms, never
+ * a timed assertion), the guest tsconfig, and a
  * program split across three modules.
  */
 import path from 'node:path';
@@ -25,16 +26,6 @@ describe('loading', () => {
     const consoleTs = (p: typeof a) => p.program.getSourceFiles().find((f) => f.fileName.endsWith('lib/console.ts'));
     expect(lib(a)).toBe(lib(b));
     expect(consoleTs(a)).toBe(consoleTs(b));
-  });
-
-  it('compiles a corpus program in well under a second once warm', () => {
-    compileFile(`${PROGRAMS}/sort.ts`);
-    const t0 = performance.now();
-    const r = compileFile(`${PROGRAMS}/sort.ts`);
-    const ms = performance.now() - t0;
-    // Typically 30-100 ms; the bound leaves room for a slow, shared CI machine.
-    expect(ms).toBeLessThan(1000);
-    expect(r.stats.ms.load).toBeLessThan(1000);
   });
 
   it('states the same options as guest-kernel/tsconfig.guest.json (which editors use)', () => {
