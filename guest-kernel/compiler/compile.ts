@@ -4,7 +4,8 @@
  *   program.ts   load with the TypeScript compiler API; type errors are compile errors
  *   subset.ts    refuse constructs outside the subset, naming them
  *   lower*.ts    functions to IR (intrinsics.ts for the machine's instructions)
- *   optimize.ts  fold, number values, remove dead code, hoist loop constants
+ *   optimize.ts  fold, number values, remove dead code, hoist loop invariants; induction.ts
+ *                strength-reduces array indexing; unroll.ts unrolls small pointer loops
  *   regalloc.ts  linear-scan register allocation on the calling convention
  *   emit.ts      IR to assembly; peephole.ts; startup.ts adds the target's start-up code
  *   assembler.ts assembly to image; listing.ts maps addresses back to source lines
