@@ -24,10 +24,14 @@
  * How to read it: everything but host time is deterministic (virtual time counts instructions),
  * so the counts and modelled cycles are the same on every machine and every run; the bench
  * checks that every mode gave the same console, exit code and disk bytes, and that the counts
- * did not move between runs. Host time is the median of BENCH_RUNS runs (default 7) after
+ * did not move between runs. Host time is the median of BENCH_RUNS runs (default 9) after
  * BENCH_WARMUP rounds (default 2), the modes interleaved so that a slow minute on this noisy
- * 2-core machine hits all of them alike; it measures our interpreter and monitors, not a CPU,
- * so compare its ratios, not its milliseconds. Modelled cycles are the figures to compare with
+ * 2-core machine hits all of them alike (single runs still vary by 2-3x when another process
+ * or a garbage collection of the previous run's machine lands in them, hence the median; a
+ * forced gc() between runs was tried and made every run several times slower). Host time
+ * measures our interpreter and monitors, not a CPU, so compare its ratios, not its
+ * milliseconds; note that the native baseline runs with paging off while trap, hw and pv
+ * translate every access through a TLB. Modelled cycles are the figures to compare with
  * the published tables (shared/ANCHORS.md). Printed, never asserted; the counts the workloads
  * must produce are asserted in test/hypervisor/bench-workloads.test.ts.
  */
@@ -36,7 +40,7 @@ import { writeFileAtomic } from '../fs-util.ts';
 import type { RunResult } from '../run.ts';
 import { BENCH_MODES, BENCH_SIZES, build, differs, runWorkload, WORKLOADS, type BenchMode, type BuiltWorkload, type WorkloadRun } from './workloads.ts';
 
-const RUNS = Number(process.env.BENCH_RUNS ?? 7);
+const RUNS = Number(process.env.BENCH_RUNS ?? 9);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
 
 function parseArgs(argv: string[]): { svg?: string } {
@@ -118,7 +122,7 @@ console.log(`host time: median of ${RUNS} runs after ${WARMUP} warm-up rounds, m
 for (const w of built) console.log(`  ${w.name.padEnd(8)} ${w.about.replace('CONSOLE_BYTES', `${w.sizes.consoleBytes / 1024} KiB`).replace('BLOCK_BYTES', `${w.sizes.blockBytes / 1024} KiB`).replace('SYSCALLS', String(w.sizes.syscalls))}`);
 console.log('');
 
-const header = ['workload', 'mode', 'guest instr', 'exits', 'hypercalls', 'kicks', 'events', 'modelled cycles', 'host ms', 'cycles/native', 'host/native'];
+const header = ['workload', 'mode', 'guest instr', 'exits', 'hypercalls', 'kicks', 'events/bounces', 'modelled cycles', 'host ms', 'cycles/native', 'host/native'];
 const rows: string[][] = [];
 const chartRows: { workload: string; mode: BenchMode; ratio: number }[] = [];
 for (const w of built) {

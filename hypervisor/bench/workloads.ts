@@ -70,7 +70,7 @@ export const WORKLOADS: readonly Workload[] = [
   { name: 'compute', file: 'guest-kernel/programs/sieve.ts', about: 'sieve of Eratosthenes below 100,000 (corpus program): no I/O but two lines', exitCode: 120 },
   { name: 'console', file: `${BENCH_DIR}/console-text.ts`, about: 'print CONSOLE_BYTES of text through a 1 KiB buffer: UART byte by byte / console_io per KiB', exitCode: 0 },
   { name: 'block', file: `${BENCH_DIR}/block-io.ts`, about: 'write BLOCK_BYTES in 4 KiB requests, flush, read back, compare: ATA PIO / virtio-blk', exitCode: 0 },
-  { name: 'syscall', file: `${BENCH_DIR}/syscalls.ts`, about: 'SYSCALLS kernel system calls round trips: vector table + IRET / bounce + iret hypercall', exitCode: 0 },
+  { name: 'syscall', file: `${BENCH_DIR}/syscalls.ts`, about: 'SYSCALLS system-call round trips into the kernel: vector table + IRET / bounce + iret hypercall', exitCode: 0 },
 ];
 
 /** Disk given to every run: the block workload's data and 64 KiB that must stay zero. */
