@@ -42,6 +42,9 @@ export interface PvHostOptions {
 const validIretFrame = compileFields(IretFrame)!;
 /** iret's {r0, pc, flags, sp}, read into this buffer: no allocation per call. */
 const iretFrame = new Uint32Array(4);
+/** The bounce frame is built here and copied out: a bounce per system call must not allocate. */
+const bounceFrame = new Uint32Array(N.BF_BYTES / 4);
+const bounceBytes = new Uint8Array(bounceFrame.buffer);
 
 export type HostStop = 'shutdown' | 'limit' | 'halted';
 
@@ -196,8 +199,14 @@ export class PvHost {
     if (fromUser) this.switchAddressSpace(d, d.kernelBase);
     const sp = fromUser ? d.kernelSp : oldSp;
     const frame = (sp - N.BF_BYTES) >>> 0;
-    const words = new Uint32Array([vector, err, addr, resumePc, flags, oldSp]);
-    if (!d.access.write(frame, new Uint8Array(words.buffer))) {
+    const w = bounceFrame;
+    w[N.BF_VECTOR >> 2] = vector;
+    w[N.BF_ERRCODE >> 2] = err;
+    w[N.BF_FAULTADDR >> 2] = addr;
+    w[N.BF_PC >> 2] = resumePc;
+    w[N.BF_FLAGS >> 2] = flags;
+    w[N.BF_SP >> 2] = oldSp;
+    if (!d.access.write(frame, bounceBytes)) {
       return this.crash(d, `cannot write a bounce frame for ${vectorName(vector)} at 0x${frame.toString(16)} (kernel stack unmapped)`);
     }
     d.kernelMode = true;
