@@ -330,8 +330,9 @@ function parseOperand(cur: Cursor): Operand | Fail {
     return { kind: 'str', bytes: t.bytes, col: t.col };
   }
   if (t.kind === 'punct' && t.text === '[') return parseMemory(cur);
-  const endsHere = cur.peek(1) === undefined || cur.isPunct(',', 1);
-  if (t.kind === 'ident' && endsHere) {
+  // A register stands alone unless an operator follows ('r1 + 4' is a misuse the expression
+  // parser names); so 'li r1 5' is a missing comma after r1, not an expression with a register.
+  if (t.kind === 'ident' && !isBinaryOp(cur.peek(1))) {
     const reg = registerNumber(t.text);
     if (reg === 'bad') return new Fail(t.col, `unknown register '${t.text}'`);
     if (reg !== undefined) {

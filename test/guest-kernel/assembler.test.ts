@@ -259,6 +259,11 @@ describe('errors name file:line:col', () => {
     expect(error('ldw r1, [r99+4]')).toBe("t.s:1:10: unknown register 'r99'");
   });
 
+  it('a missing comma after a register names the comma, not an expression', () => {
+    expect(error('li r1 5')).toBe("t.s:1:7: expected ',' between operands, got '5'");
+    expect(error('add r1 r2, r3')).toBe("t.s:1:8: expected ',' between operands, got 'r2'");
+  });
+
   it('a register inside an expression or as a label', () => {
     expect(error('addi r1, r2, r3+1')).toBe("t.s:1:14: register 'r3' cannot be used in an expression");
     expect(error('sp: nop')).toBe("t.s:1:1: 'sp' is a register name and cannot be a label");
