@@ -137,7 +137,7 @@ export const COMMANDS: Record<string, Command> = {
       '--trace': 'print each exception, interrupt and port access to stderr, with the instruction',
       '--max-instructions N': `stop a runaway guest after N instructions of virtual time (default ${DEFAULT_MAX_INSTRUCTIONS})`,
       '--memory MIB': 'guest physical memory in MiB (default 16)',
-      '--disk FILE': 'back the block device with FILE; the guest\'s writes are saved to it when the run ends',
+      '--disk FILE': 'back the block device with FILE; saved whole (temporary file, then rename) on each guest FLUSH and when the run ends, if written',
       '--input TEXT': 'console input: what the UART hands the guest (native, trap, hw), or console_io read (pv)',
       '--cmdline TEXT': 'pv: the command line in the start-of-day page (at most 255 bytes)',
     },
@@ -156,7 +156,10 @@ export const COMMANDS: Record<string, Command> = {
         mode: mode as Mode,
         maxInstructions,
         memoryBytes: memoryMiB * 1024 * 1024,
-        ...(disk ? { disk } : {}),
+        // A guest's FLUSH is its request for durability: the file is rewritten whole then (a temporary
+        // file, then rename), as QEMU syncs a raw image; a file that cannot be written fails the
+        // flush for the guest, not the run.
+        ...(disk && diskPath ? { disk, onFlush: (d: Uint8Array) => writeOutput(diskPath, d, 'disk image') } : {}),
         ...(typeof v.input === 'string' ? { input: new TextEncoder().encode(v.input) } : {}),
         ...(typeof v.cmdline === 'string' ? { cmdline: v.cmdline } : {}),
         ...(json ? {} : { onConsoleByte: consoleStreamer(io) }),

@@ -27,6 +27,7 @@ const PLATFORMS: Partial<Record<Mode, (opts: RunOptions) => Platform>> = {
       ...(opts.trace ? { trace: opts.trace } : {}),
       ...(opts.cmdline !== undefined ? { cmdline: opts.cmdline } : {}),
       ...(opts.disk ? { disk: opts.disk } : {}),
+      ...(opts.onFlush ? { onFlush: opts.onFlush } : {}),
       ...(opts.eventIdx === false ? { eventIdx: false } : {}),
     }),
 };
@@ -42,6 +43,8 @@ export interface RunOptions {
   memoryBytes?: number;
   /** Disk image, used in place: after the run it holds what the guest wrote. */
   disk?: Uint8Array;
+  /** The guest flushed the block device: make the disk durable; throwing fails the flush for the guest. */
+  onFlush?: (disk: Uint8Array) => void;
   /** Console input: the UART's receive side (native, trap, hw), console_io read (pv). */
   input?: Uint8Array;
   onConsoleByte?: (byte: number) => void;

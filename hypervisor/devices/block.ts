@@ -41,10 +41,15 @@ export class BlockDevice implements PortDevice {
   dirty = false;
   readonly stats = { sectorsRead: 0, sectorsWritten: 0, errors: 0 };
 
-  /** `disk` is used in place (not copied): its length is rounded down to whole sectors. */
+  /**
+   * `disk` is used in place (not copied): its length is rounded down to whole sectors. `onFlush`
+   * makes it durable on FLUSH (the CLI writes the --disk file); if it throws, the command fails
+   * with the error bit and the guest may retry, as a disk that could not flush its cache.
+   */
   constructor(
     readonly disk: Uint8Array,
     private readonly irq: IrqSink,
+    private readonly onFlush?: (disk: Uint8Array) => void,
   ) {
     this.capacity = Math.floor(disk.length / BLK_SECTOR_BYTES);
     this.buf = new Int32Array(BLK_MAX_SECTORS * WORDS_PER_SECTOR);
@@ -89,7 +94,12 @@ export class BlockDevice implements PortDevice {
   private command(cmd: number): void {
     this.transfer = 'none';
     if (cmd === BLK_CMD_FLUSH) {
-      // The image lives in host memory; the host saves it when the run ends.
+      // The image lives in host memory; FLUSH is where the guest asks for it to be durable.
+      try {
+        this.onFlush?.(this.disk);
+      } catch {
+        return this.error();
+      }
       this.complete();
       return;
     }

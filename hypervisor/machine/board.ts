@@ -50,7 +50,7 @@ export abstract class Board implements Platform {
     const clock = { now: () => this.cpu.icount };
     this.timer = new Timer(clock, this.pic);
     this.uart = new Uart(opts.input, opts.onConsoleByte);
-    this.block = new BlockDevice(opts.disk ?? new Uint8Array(0), this.pic);
+    this.block = new BlockDevice(opts.disk ?? new Uint8Array(0), this.pic, opts.onFlush);
     for (const dev of [this.uart, this.pic, this.timer, this.block, this.power]) this.bus.attach(dev);
   }
 

@@ -15,6 +15,11 @@ export interface MachineOptions {
   memoryBytes?: number;
   /** Disk image used in place by the block device (its writes land in this array). */
   disk?: Uint8Array;
+  /**
+   * Called when the guest flushes the block device (ATA FLUSH, virtio-blk FLUSH): make the disk
+   * durable. Throwing fails the flush for the guest; the run goes on.
+   */
+  onFlush?: (disk: Uint8Array) => void;
   /** Bytes the UART will hand the guest, one per IN. */
   input?: Uint8Array;
   /** Called with each console byte as the guest writes it. */

@@ -21,6 +21,8 @@ export interface PvPlatformOptions {
   cmdline?: string;
   /** The block device's disk, used in place (after the run it holds what the guest wrote). */
   disk?: Uint8Array;
+  /** Called on a virtio-blk FLUSH: make the disk durable. */
+  onFlush?: (disk: Uint8Array) => void;
   /** Offer EVENT_IDX on the virtio devices (default true). */
   eventIdx?: boolean;
 }
@@ -44,7 +46,7 @@ export class PvPlatform implements Platform {
       ...(this.opts.cmdline ? { cmdline: this.opts.cmdline } : {}),
       ...(this.opts.onConsoleByte ? { onConsoleByte: this.opts.onConsoleByte } : {}),
       ...(this.opts.input ? { consoleInput: this.opts.input } : {}),
-      virtio: { ...(this.opts.disk ? { disk: this.opts.disk } : {}), ...(this.opts.eventIdx === false ? { eventIdx: false } : {}) },
+      virtio: { ...(this.opts.disk ? { disk: this.opts.disk } : {}), ...(this.opts.onFlush ? { onFlush: this.opts.onFlush } : {}), ...(this.opts.eventIdx === false ? { eventIdx: false } : {}) },
     });
     if (typeof d === 'string') return d;
     this.dom = d;

@@ -27,6 +27,8 @@ import type { PvHost } from './pv-host.ts';
 export interface VirtioOptions {
   /** The block device's disk, used in place. Default: an empty in-memory disk of 2 MiB. */
   disk?: Uint8Array;
+  /** Called on a virtio-blk FLUSH: make the disk durable (run.ts RunOptions.onFlush). */
+  onFlush?: (disk: Uint8Array) => void;
   /** The software switch the net device joins; domains on one bridge exchange frames. */
   bridge?: NetBridge;
   /** Offer EVENT_IDX (default true); off, to measure what it saves. */
@@ -75,7 +77,7 @@ export function attachVirtio(h: PvHost, d: Domain, opts: VirtioOptions, bridge: 
         }
       },
     }),
-    new VirtioBlock({ ...common(VIRTIO_BLOCK_DEV, 'blk'), disk: opts.disk ?? new Uint8Array(DEFAULT_DISK_BYTES) }),
+    new VirtioBlock({ ...common(VIRTIO_BLOCK_DEV, 'blk'), disk: opts.disk ?? new Uint8Array(DEFAULT_DISK_BYTES), ...(opts.onFlush ? { onFlush: opts.onFlush } : {}) }),
     new VirtioNet({ ...common(VIRTIO_NET_DEV, 'net'), bridge }),
   );
 }

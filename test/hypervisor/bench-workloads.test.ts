@@ -155,6 +155,31 @@ describe('bench workloads', () => {
     expect(r.pv.result.hypercalls?.virtio_kick).toBe(blk!.kicks);
   });
 
+  it('block: FLUSH hands the host the disk as written so far, in every mode; a host that cannot save it fails the flush, not the run', () => {
+    all('block');
+    const w = builds.get('block')!;
+    const written = blockBytes(SIZES.blockBytes);
+    for (const mode of BENCH_MODES) {
+      const saved: Uint8Array[] = [];
+      const disk = new Uint8Array(diskBytes(SIZES));
+      const ok = runImage(mode === 'pv' ? w.pv : w.native, { mode, disk, maxInstructions: 100_000_000, onFlush: (d) => void saved.push(d.slice()) });
+      expect(ok.exitCode, mode).toBe(0);
+      expect(saved, mode).toHaveLength(1);
+      expect(saved[0]!.subarray(0, written.length), mode).toEqual(written);
+      expect(saved[0], mode).toEqual(disk);
+      const failing = runImage(mode === 'pv' ? w.pv : w.native, {
+        mode,
+        disk: new Uint8Array(diskBytes(SIZES)),
+        maxInstructions: 100_000_000,
+        onFlush: () => {
+          throw new Error('disk full');
+        },
+      });
+      expect(failing.stop, mode).toBe('shutdown');
+      expect(failing.exitCode, mode).toBe(12); // block-io.ts: the flush failed
+    }
+  });
+
   it('block: a driver that reads the wrong sectors makes the workload fail (its check can fail)', () => {
     const file = path.join(ROOT, BENCH_DIR, 'disk.ts');
     const source = readFileSync(file, 'utf8');
