@@ -3,11 +3,11 @@
  * benchmarks. Every mode reports the same RunResult, so results can be compared field by field.
  */
 import type { GuestImage } from '../abi/image.ts';
-import { ABI_MAJOR, ABI_MINOR } from '../abi/version.ts';
 import type { CpuTracer } from './machine/cpu.ts';
 import { NativeMachine, type Platform, type PlatformReport, type StopKind } from './machine/native.ts';
 import { PvPlatform } from './pv/platform.ts';
 import { modelledCycles } from './costs.ts';
+import { abiRefusal } from './machine/abi-check.ts';
 import { HwMachine } from './vmm/hw.ts';
 import { TrapMachine } from './vmm/trap.ts';
 
@@ -93,12 +93,7 @@ export function checkBootable(image: GuestImage, mode: Mode): string | null {
   if (image.target !== wanted) {
     return `image is built for target '${image.target}', mode '${mode}' needs a '${wanted}' image`;
   }
-  // Xen's rule: a guest built for a newer interface than the host knows is refused; an older
-  // minor of the same major is served. Another major is a different ABI altogether.
-  if (image.abi.major !== ABI_MAJOR || image.abi.minor > ABI_MINOR) {
-    return `image is built for ABI ${image.abi.major}.${image.abi.minor}; this host serves ABI ${ABI_MAJOR}.0 to ${ABI_MAJOR}.${ABI_MINOR}`;
-  }
-  return null;
+  return abiRefusal(image.abi.major, image.abi.minor);
 }
 
 export function runImage(image: GuestImage, opts: RunOptions): RunResult {

@@ -12,6 +12,7 @@ import { SI_UPCALL_MASK } from '../../abi/shared-info.ts';
 import { ABI_MAJOR, ABI_MINOR } from '../../abi/version.ts';
 import { Domain } from './domain.ts';
 import { FrameTable, FrameType } from './frames.ts';
+import { abiRefusal } from '../machine/abi-check.ts';
 import type { PvHost } from './pv-host.ts';
 import type { VirtioOptions } from './virtio.ts';
 
@@ -46,16 +47,6 @@ class Layout {
     this.pages.set(vpn, { pfn, flags });
     return pfn;
   }
-}
-
-/**
- * Why this host will not boot an image built for ABI major.minor, or null. Xen's rule: a guest
- * built for a newer interface than the host knows is refused; an older minor of the same major
- * is served; another major is a different ABI altogether.
- */
-export function abiRefusal(major: number, minor: number): string | null {
-  if (major === ABI_MAJOR && minor <= ABI_MINOR) return null;
-  return `image is built for ABI ${major}.${minor}; this host serves ABI ${ABI_MAJOR}.0 to ${ABI_MAJOR}.${ABI_MINOR}`;
 }
 
 export function bootDomain(h: PvHost, id: number, image: GuestImage, opts: BootOptions): Domain | string {
