@@ -37,7 +37,7 @@ export class BlockDevice implements PortDevice {
   private transfer: 'none' | 'read' | 'write' = 'none';
   private pos = 0;
   private words = 0;
-  /** Set once a write reaches the disk, so the host knows to save it. */
+  /** Set by a write that reached the disk; cleared by a FLUSH that saved it. */
   dirty = false;
   readonly stats = { sectorsRead: 0, sectorsWritten: 0, errors: 0 };
 
@@ -96,10 +96,12 @@ export class BlockDevice implements PortDevice {
     if (cmd === BLK_CMD_FLUSH) {
       // The image lives in host memory; FLUSH is where the guest asks for it to be durable.
       try {
-        this.onFlush?.(this.disk);
+        // Nothing written since the last flush: the host already has it.
+        if (this.dirty) this.onFlush?.(this.disk);
       } catch {
         return this.error();
       }
+      this.dirty = false;
       this.complete();
       return;
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BLK_SECTOR_BYTES, BLK_STATUS_DRQ, BLK_STATUS_ERROR, BLK_STATUS_READY } from '../../abi/platform.ts';
+import { BLK_CMD_FLUSH, BLK_CMD_WRITE, BLK_SECTOR_BYTES, BLK_STATUS_DRQ, BLK_STATUS_ERROR, BLK_STATUS_READY } from '../../abi/platform.ts';
 import { runImage } from '../../hypervisor/run.ts';
 import { asm, boot } from './harness.ts';
 
@@ -256,6 +256,55 @@ describe('block device', () => {
     expect(word('statusStray')).toBe(BLK_STATUS_READY | BLK_STATUS_ERROR);
     expect(m.mem.u8.subarray(symbols.buf!, symbols.buf! + 2 * BLK_SECTOR_BYTES)).toEqual(disk.subarray(2 * BLK_SECTOR_BYTES, 4 * BLK_SECTOR_BYTES));
     expect(m.report().disk).toEqual({ sectorsRead: 2, sectorsWritten: 0, errors: 1 });
+  });
+});
+
+describe('block device flush', () => {
+  // Write one sector, FLUSH, FLUSH again with nothing written, then record the status.
+  const src = (cmdWrite: number, cmdFlush: number) => `
+      li r1, 1
+      out 0x1f3, r1             ; sector 1
+      out 0x1f2, r1             ; one sector
+      li r1, ${cmdWrite}
+      out 0x1f7, r1
+      li r3, 128
+      li r5, 0
+    l:
+      out 0x1f0, r3             ; the word written is the count down
+      addi r3, r3, -1
+      bne r3, r5, l
+      li r1, ${cmdFlush}
+      out 0x1f7, r1
+      out 0x1f7, r1             ; a second flush, nothing written since
+      in r1, 0x1f7
+      la r9, status
+      stw r1, [r9]
+      out 0xf4, r5
+      .align 4
+    status: .word 0`;
+
+  it('hands the host the disk on FLUSH, once per batch of writes', () => {
+    const saved: number[] = [];
+    const disk = new Uint8Array(4 * BLK_SECTOR_BYTES);
+    const s = src(BLK_CMD_WRITE, BLK_CMD_FLUSH);
+    const symbols = asm(s).symbols!;
+    const m = boot(s, { disk, onFlush: (d) => void saved.push(new DataView(d.buffer, d.byteOffset).getInt32(BLK_SECTOR_BYTES, true)) });
+    expect(m.run(100_000).stop).toBe('shutdown');
+    expect(saved).toEqual([128]); // the first word of sector 1, as saved; the second flush had nothing new
+    expect(m.mem.i32[symbols.status! >>> 2]).toBe(BLK_STATUS_READY);
+  });
+
+  it('sets the error bit when the host cannot save the disk, and goes on', () => {
+    const s = src(BLK_CMD_WRITE, BLK_CMD_FLUSH);
+    const symbols = asm(s).symbols!;
+    const m = boot(s, {
+      disk: new Uint8Array(4 * BLK_SECTOR_BYTES),
+      onFlush: () => {
+        throw new Error('disk full');
+      },
+    });
+    expect(m.run(100_000).stop).toBe('shutdown');
+    expect(m.mem.i32[symbols.status! >>> 2]! & BLK_STATUS_ERROR).toBe(BLK_STATUS_ERROR);
   });
 });
 

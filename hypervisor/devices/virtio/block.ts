@@ -124,7 +124,9 @@ export class VirtioBlock extends VirtioDevice {
       case VIRTIO_BLK_T_FLUSH:
         this.blockStats.flushes++;
         try {
-          this.onFlush?.(this.disk);
+          // Nothing written since the last flush: the host already has it (a flush per request
+          // must not cost a rewrite of the whole image each time).
+          if (this.dirty) this.onFlush?.(this.disk);
         } catch {
           // The host could not save the image (a full disk, a removed file): the guest hears
           // IOERR and may retry, as QEMU's werror=report; the host and the device go on.
