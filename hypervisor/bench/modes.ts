@@ -35,6 +35,7 @@
  * the published tables (shared/ANCHORS.md). Printed, never asserted; the counts the workloads
  * must produce are asserted in test/hypervisor/bench-workloads.test.ts.
  */
+import { parseArgs } from 'node:util';
 import chalk from 'chalk';
 import { writeFileAtomic } from '../fs-util.ts';
 import type { RunResult } from '../run.ts';
@@ -43,16 +44,14 @@ import { BENCH_MODES, BENCH_SIZES, build, differs, runWorkload, WORKLOADS, type 
 const RUNS = Number(process.env.BENCH_RUNS ?? 9);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
 
-function parseArgs(argv: string[]): { svg?: string } {
-  const out: { svg?: string } = {};
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--svg' && argv[i + 1] !== undefined) out.svg = argv[++i]!;
-    else {
-      process.stderr.write(`bench:modes: unexpected argument '${argv[i]}' (usage: npm run bench:modes [-- --svg FILE])\n`);
-      process.exit(2);
-    }
+function parseCommandLine(argv: string[]): { svg?: string } {
+  try {
+    const { values } = parseArgs({ args: argv, options: { svg: { type: 'string' } }, strict: true });
+    return values.svg === undefined ? {} : { svg: values.svg };
+  } catch (e) {
+    process.stderr.write(`bench:modes: ${(e as Error).message.split('\n')[0]} (usage: npm run bench:modes [-- --svg FILE])\n`);
+    process.exit(2);
   }
-  return out;
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -84,7 +83,7 @@ interface Cell {
   hostNs: number[];
 }
 
-const args = parseArgs(process.argv.slice(2));
+const args = parseCommandLine(process.argv.slice(2));
 const built: BuiltWorkload[] = WORKLOADS.map((w) => build(w, BENCH_SIZES));
 const cells = new Map<string, Cell>();
 const key = (w: string, m: BenchMode): string => `${w}/${m}`;
