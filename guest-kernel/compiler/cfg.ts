@@ -110,6 +110,24 @@ export function naturalLoops(fn: IrFunction): Loop[] {
   return [...loops].map(([header, body]) => ({ header, body })).sort((a, b) => a.body.size - b.body.size);
 }
 
+/**
+ * Visit each loop of `fn` once, innermost first, recomputing the loops after every visit: a
+ * transformation may add a preheader, which the loop around it must see. The entry block's loop
+ * is skipped (a preheader cannot go before the function's entry). Returns whether any visit
+ * said it changed something.
+ */
+export function forEachLoop(fn: IrFunction, visit: (loop: Loop) => boolean): boolean {
+  const done = new Set<BlockId>();
+  let changed = false;
+  for (;;) {
+    const loop = naturalLoops(fn).find((l) => !done.has(l.header));
+    if (!loop) return changed;
+    done.add(loop.header);
+    if (loop.header === fn.blocks[0]!.id) continue;
+    if (visit(loop)) changed = true;
+  }
+}
+
 export interface Liveness {
   liveIn: Map<BlockId, Set<VReg>>;
   liveOut: Map<BlockId, Set<VReg>>;

@@ -12,7 +12,7 @@
  * Runs after loop constants are hoisted (the array's `la` sits in the preheader, invariant) and
  * before register allocation; valueNumbering and eliminateDeadCode clean up after it.
  */
-import { blockMap, dominates, dominators, liveness, naturalLoops, predecessors } from './cfg.ts';
+import { blockMap, dominates, dominators, forEachLoop, liveness, predecessors } from './cfg.ts';
 import { type Block, type BlockId, type Instr, type IrFunction, type Term, type VReg, instrDef, instrUses, mapInstrUses, mapSuccessors, mapTermUses, newVreg, successors, termUses } from './ir.ts';
 import { preheader } from './optimize.ts';
 
@@ -44,16 +44,11 @@ interface AddressUse {
 }
 
 export function reduceInductionVariables(fn: IrFunction): boolean {
-  const done = new Set<BlockId>();
-  let changed = false;
-  // Innermost first; loops are recomputed after each one, since a reduction may add a preheader.
-  for (;;) {
-    const loop = naturalLoops(fn).find((l) => !done.has(l.header));
-    if (!loop) return changed;
-    done.add(loop.header);
-    if (loop.header === fn.blocks[0]!.id) continue;
+  return forEachLoop(fn, (loop) => {
+    let changed = false;
     while (reduceOne(fn, loop.header, loop.body)) changed = true;
-  }
+    return changed;
+  });
 }
 
 /** Reduce one induction variable of the loop; false when none qualifies. */

@@ -12,7 +12,7 @@
  * - then induction variables (induction.ts): array indexing strength-reduced to pointers; and
  *   small one-block pointer loops unrolled (unroll.ts).
  */
-import { blockMap, dominates, dominators, liveness, naturalLoops, predecessors, reversePostorder } from './cfg.ts';
+import { blockMap, dominates, dominators, forEachLoop, liveness, predecessors, reversePostorder } from './cfg.ts';
 import {
   type BinOp,
   type Block,
@@ -685,15 +685,12 @@ export function eliminateDeadCode(fn: IrFunction): void {
  * comparing against a constant or indexing a static array does not rebuild it every iteration.
  */
 export function hoistLoopConstants(fn: IrFunction): void {
-  const done = new Set<BlockId>();
-  // Innermost loops first; loops are recomputed after each hoist, so that an outer loop sees the
-  // preheader made for an inner one and hoists its constants further out.
-  for (;;) {
-    const loop = naturalLoops(fn).find((l) => !done.has(l.header));
-    if (!loop) return;
-    done.add(loop.header);
+  // Innermost loops first, recomputed after each hoist (forEachLoop), so that an outer loop sees
+  // the preheader made for an inner one and hoists its constants further out.
+  forEachLoop(fn, (loop) => {
     hoistFrom(fn, loop.header, loop.body);
-  }
+    return false;
+  });
 }
 
 function hoistFrom(fn: IrFunction, header: BlockId, body: Set<BlockId>): void {
@@ -759,13 +756,7 @@ const NEVER_TRAPS = new Set<string>(['add', 'sub', 'mul', 'and', 'or', 'xor', 's
  * in inner preheaders, e.g. the sieve's `&composite + N` computed once per prime.
  */
 export function hoistLoopInvariants(fn: IrFunction): boolean {
-  const done = new Set<BlockId>();
-  let changed = false;
-  for (;;) {
-    const loop = naturalLoops(fn).find((l) => !done.has(l.header));
-    if (!loop) return changed;
-    done.add(loop.header);
-    if (loop.header === fn.blocks[0]!.id) continue;
+  return forEachLoop(fn, (loop) => {
     const defs = defCounts(fn);
     const byId = blockMap(fn);
     const blocks = [...loop.body].map((id) => byId.get(id)!);
@@ -788,10 +779,10 @@ export function hoistLoopInvariants(fn: IrFunction): boolean {
         });
       }
     }
-    if (moved.length === 0) continue;
+    if (moved.length === 0) return false;
     preheader(fn, loop.header, loop.body).instrs.push(...moved);
-    changed = true;
-  }
+    return true;
+  });
 }
 
 /** The block through which every entry into the loop passes, created if need be (placed before the header). */
