@@ -70,17 +70,28 @@ describe('virtqueue: allocation', () => {
   it('serves a warm batch of direct and indirect chains without growing the heap', () => {
     const { blk, batch } = rig();
     for (let i = 0; i < 300; i++) batch(); // warm: the JIT settles, the chain pool fills
-    const clean: number[] = [];
-    for (let i = 0; i < 25; i++) {
-      const r = batch();
-      if (!r.collected) clean.push(r.bytes);
+    // Until V8 has installed optimised code (its compiler runs in the background, later when the
+    // machine is busy with other test files) the interpreter boxes numbers and allocates; so
+    // measure in rounds until a round shows the steady state, a bounded number of times. Steady
+    // allocation per chain shows in every batch of every round and still fails.
+    let batches = 300;
+    let least = Infinity;
+    for (let round = 0; round < 8 && least / CHAINS >= BOUND_PER_CHAIN; round++) {
+      const clean: number[] = [];
+      for (let i = 0; i < 25; i++) {
+        const r = batch();
+        if (!r.collected) clean.push(r.bytes);
+      }
+      batches += 25;
+      expect(clean.length).toBeGreaterThan(0);
+      const median = [...clean].sort((a, b) => a - b)[Math.floor(clean.length / 2)]!;
+      least = Math.min(least, median);
+      if (least / CHAINS >= BOUND_PER_CHAIN) for (let i = 0; i < 200; i++, batches++) batch();
     }
     expect(blk.ringError).toBeNull();
-    expect(blk.blockStats.getIds + blk.blockStats.flushes).toBe(325 * CHAINS);
-    expect(clean.length).toBeGreaterThan(0);
-    const median = [...clean].sort((a, b) => a - b)[Math.floor(clean.length / 2)]!;
+    expect(blk.blockStats.getIds + blk.blockStats.flushes).toBe(batches * CHAINS);
     // The kick's outcome object and the heap statistics object count too: a few hundred bytes
     // per batch, a few bytes per chain.
-    expect(median / CHAINS).toBeLessThan(BOUND_PER_CHAIN);
+    expect(least / CHAINS).toBeLessThan(BOUND_PER_CHAIN);
   });
 });
