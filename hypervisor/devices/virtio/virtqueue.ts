@@ -243,6 +243,11 @@ const BUF_ADDR = 0;
 const BUF_LEN = 1;
 const BUF_DESC = 2;
 const BUF_INDIRECT = 3;
+/** DescriptorChain.transfer's operations. */
+const XFER_READ = 0;
+const XFER_WRITE = 1;
+const XFER_FILL = 2;
+const EMPTY = new Uint8Array(0);
 /** Buffers (and descriptors) a new chain object has room for before it first grows. */
 const CHAIN_INITIAL_CAPACITY = 8;
 
@@ -366,23 +371,9 @@ export class DescriptorChain {
     if (!(offset >= 0 && len >= 0 && offset + len <= this.bytesReadable && at >= 0 && at + len <= dst.length)) {
       throw new RangeError(`${this.q.name}: read of ${offset}+${len} into ${at} of ${dst.length} bytes, past the chain's ${this.bytesReadable} readable bytes or the destination`);
     }
-    const mem = this.q.mem;
-    const bufs = this.bufs;
-    let skip = offset;
-    let o = 0;
-    for (let i = 0; o < len; i++) {
-      const blen = bufs[BUF_STRIDE * i + BUF_LEN]!;
-      if (skip >= blen) {
-        skip -= blen;
-        continue;
-      }
-      const n = Math.min(blen - skip, len - o);
-      if (!mem.readInto(maddr(bufs[BUF_STRIDE * i + BUF_ADDR]! + skip), dst, at + o, n)) return this.q.outside(this, i, false);
-      o += n;
-      skip = 0;
-    }
-    this.q.counters.bytesRead += len;
-    return null;
+    const e = this.transfer(XFER_READ, offset, len, dst, at, 0);
+    if (e === null) this.q.counters.bytesRead += len;
+    return e;
   }
 
   /** `len` bytes from `offset` of the readable stream, in a new array (tests, cold paths). */
@@ -399,23 +390,9 @@ export class DescriptorChain {
     if (!(offset >= 0 && len >= 0 && offset + len <= this.bytesWritable && at >= 0 && at + len <= src.length)) {
       throw new RangeError(`${this.q.name}: write of ${at}+${len} of ${src.length} bytes at ${offset}, past the source or the chain's ${this.bytesWritable} writable bytes`);
     }
-    const mem = this.q.mem;
-    const bufs = this.bufs;
-    let skip = offset;
-    let o = 0;
-    for (let i = this.nReadable; o < len; i++) {
-      const blen = bufs[BUF_STRIDE * i + BUF_LEN]!;
-      if (skip >= blen) {
-        skip -= blen;
-        continue;
-      }
-      const n = Math.min(blen - skip, len - o);
-      if (!mem.writeFrom(maddr(bufs[BUF_STRIDE * i + BUF_ADDR]! + skip), src, at + o, n)) return this.q.outside(this, i, true);
-      o += n;
-      skip = 0;
-    }
-    this.q.counters.bytesWritten += len;
-    return null;
+    const e = this.transfer(XFER_WRITE, offset, len, src, at, 0);
+    if (e === null) this.q.counters.bytesWritten += len;
+    return e;
   }
 
   /** Set `len` bytes from `offset` of the writable stream to `value` (padding, a status byte). */
@@ -423,22 +400,36 @@ export class DescriptorChain {
     if (!(offset >= 0 && len >= 0 && offset + len <= this.bytesWritable)) {
       throw new RangeError(`${this.q.name}: fill of ${offset}+${len} past the chain's ${this.bytesWritable} writable bytes`);
     }
+    const e = this.transfer(XFER_FILL, offset, len, EMPTY, 0, value);
+    if (e === null) this.q.counters.bytesWritten += len;
+    return e;
+  }
+
+  /**
+   * The one walk over a stream's buffers behind readInto, write and fill: skip to `offset`, then
+   * move `len` bytes buffer by buffer (`bytes[at…]` for read and write, `value` for fill). The
+   * first buffer the domain's memory refuses is the chain's error. One op code rather than a
+   * callback, so the walk allocates nothing and stays monomorphic.
+   */
+  private transfer(op: number, offset: number, len: number, bytes: Uint8Array, at: number, value: number): RingError | null {
     const mem = this.q.mem;
     const bufs = this.bufs;
     let skip = offset;
     let o = 0;
-    for (let i = this.nReadable; o < len; i++) {
+    for (let i = op === XFER_READ ? 0 : this.nReadable; o < len; i++) {
       const blen = bufs[BUF_STRIDE * i + BUF_LEN]!;
       if (skip >= blen) {
         skip -= blen;
         continue;
       }
       const n = Math.min(blen - skip, len - o);
-      if (!mem.fill(maddr(bufs[BUF_STRIDE * i + BUF_ADDR]! + skip), n, value)) return this.q.outside(this, i, true);
+      const addr = maddr(bufs[BUF_STRIDE * i + BUF_ADDR]! + skip);
+      const ok =
+        op === XFER_READ ? mem.readInto(addr, bytes, at + o, n) : op === XFER_WRITE ? mem.writeFrom(addr, bytes, at + o, n) : mem.fill(addr, n, value);
+      if (!ok) return this.q.outside(this, i, op !== XFER_READ);
       o += n;
       skip = 0;
     }
-    this.q.counters.bytesWritten += len;
     return null;
   }
 
