@@ -114,10 +114,9 @@ export class GuestAccess {
     return true;
   }
 
-  /** `n` consecutive u32 words from va, or null. */
+  /** `n` consecutive u32 words from va, in a new array, or null (cold paths; see readWordsInto). */
   readWords(va: number, n: number): Uint32Array | null {
-    if (va & 3) return null;
-    const b = this.read(va, n * 4);
-    return b ? new Uint32Array(b.buffer, b.byteOffset, n) : null;
+    const out = new Uint32Array(n);
+    return this.readWordsInto(va, n, out) ? out : null;
   }
 }
