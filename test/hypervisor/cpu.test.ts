@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Cr, FLAG_IF, OPCODES, PAGE_MASK, REG_SP, Vector } from '../../abi/isa.ts';
 import { HOT_CONSTANTS, Stop } from '../../hypervisor/machine/cpu.ts';
 import { TLB_MASK } from '../../hypervisor/machine/mmu.ts';
-import { asm, exec, regsAfter } from './harness.ts';
+import { asm, enterUser, exec, regsAfter } from './harness.ts';
 
 const u = (n: number): number => n >>> 0;
 
@@ -285,20 +285,7 @@ describe('privilege', () => {
 
   it('a privileged instruction traps at privilege 3 even when the CPU intercepts nothing', () => {
     // Delivered through the guest's own vector table: the kernel's #GP handler runs at privilege 0.
-    const src = `
-      la r1, table
-      mtcr vbar, r1
-      la r2, gp
-      stw r2, [r1+${Vector.GeneralProtection * 4}]
-      li r1, 0x8000
-      mtcr ksp, r1
-      la r1, user
-      li r2, 0x7000
-      push r2
-      li r2, ${3 << 4}
-      push r2
-      push r1
-      iret
+    const src = `${enterUser(Vector.GeneralProtection, 'gp')}
     user:
       hlt
     gp:
@@ -324,20 +311,7 @@ describe('privilege', () => {
 
 describe('system calls', () => {
   it('SYSCALL from privilege 3 enters the kernel on the ksp stack, and SYSRET returns to the caller', () => {
-    const src = `
-      la r1, table
-      mtcr vbar, r1
-      la r2, kernel
-      stw r2, [r1+${Vector.Syscall * 4}]
-      li r1, 0x8000
-      mtcr ksp, r1
-      la r1, user
-      li r2, 0x7000
-      push r2
-      li r2, ${FLAG_IF | (3 << 4)}
-      push r2
-      push r1
-      iret                      ; to privilege 3, IF set, sp 0x7000
+    const src = `${enterUser(Vector.Syscall, 'kernel', FLAG_IF | (3 << 4))}   ; to privilege 3, IF set, sp 0x7000
     user:
       li r1, 20
       syscall

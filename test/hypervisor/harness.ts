@@ -52,3 +52,30 @@ export function regsAfter(src: string, opts: { cpl3?: boolean } = {}): Int32Arra
   expect(o.vector, `expected the closing brk, got stop ${o.stop} vector ${o.vector}`).toBe(3);
   return o.m.cpu.regs;
 }
+
+/** Where enterUser leaves the kernel stack (ksp) and the user's sp. */
+export const KERNEL_STACK_TOP = 0x8000;
+export const USER_STACK_TOP = 0x7000;
+
+/**
+ * Assembly that points vbar at the label `table` (the snippet ends with a 4-aligned
+ * `table: .space 1024`), installs `label` as the handler of `vector`, sets ksp to
+ * KERNEL_STACK_TOP, and irets to the label `user` at privilege 3 with sp USER_STACK_TOP and the
+ * FLAGS `flags` (privilege bits included).
+ */
+export function enterUser(vector: number, label: string, flags = 3 << 4): string {
+  return `
+      la r1, table
+      mtcr vbar, r1
+      la r2, ${label}
+      stw r2, [r1+${vector * 4}]
+      li r1, ${KERNEL_STACK_TOP}
+      mtcr ksp, r1
+      la r1, user
+      li r2, ${USER_STACK_TOP}
+      push r2
+      li r2, ${flags}
+      push r2
+      push r1
+      iret`;
+}

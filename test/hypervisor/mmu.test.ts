@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Cr, encode, Op, OPCODES, PF_PRESENT, PF_RSVD, PF_USER, PF_WRITE, PTE_A, PTE_D, PTE_P, PTE_U, PTE_W, Vector } from '../../abi/isa.ts';
 import type { NativeMachine } from '../../hypervisor/machine/native.ts';
-import { exec } from './harness.ts';
+import { enterUser, exec } from './harness.ts';
 
 const PD = 0x10000;
 const PT0 = 0x11000; // maps 0x000000..0x3fffff
@@ -158,20 +158,7 @@ describe('paging', () => {
     // The user reads VA (filling the privilege-3 TLB set), a syscall enters the kernel, which
     // remaps VA and invalidates it; back in user mode the read must see the new frame.
     const src = `
-      ${PAGING_ON}
-      la r1, table
-      mtcr vbar, r1
-      la r2, kernel
-      stw r2, [r1+${Vector.Syscall * 4}]
-      li r1, 0x8000
-      mtcr ksp, r1
-      la r1, user
-      li r2, 0x7000
-      push r2
-      li r2, ${3 << 4}
-      push r2
-      push r1
-      iret
+      ${PAGING_ON}${enterUser(Vector.Syscall, 'kernel')}
     user:
       ldw r2, [r9]
       syscall
