@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BLK_CMD_FLUSH, BLK_CMD_WRITE, BLK_SECTOR_BYTES, BLK_STATUS_DRQ, BLK_STATUS_ERROR, BLK_STATUS_READY } from '../../abi/platform.ts';
 import { runImage } from '../../hypervisor/run.ts';
+import type { MachineOptions } from '../../hypervisor/machine/native.ts';
 import { asm, boot } from './harness.ts';
 
 /**
@@ -21,9 +22,9 @@ table: .space 1024
 `;
 
 /** Run on a native machine and return it with the word at each named label. */
-function runWords(src: string, labels: string[], limit = 1_000_000): { words: Record<string, number>; stop: string; exitCode: number | null } {
+function runWords(src: string, labels: string[], limit = 1_000_000, opts: MachineOptions = {}): { words: Record<string, number>; stop: string; exitCode: number | null } {
   const symbols = asm(src).symbols!;
-  const m = boot(src);
+  const m = boot(src, opts);
   const r = m.run(limit);
   const words = Object.fromEntries(labels.map((l) => [l, m.mem.i32[symbols[l]! >>> 2]!]));
   return { words, stop: r.stop, exitCode: r.exitCode };
@@ -261,11 +262,11 @@ describe('block device', () => {
 
 describe('block device flush', () => {
   // Write one sector, FLUSH, FLUSH again with nothing written, then record the status.
-  const src = (cmdWrite: number, cmdFlush: number) => `
+  const src = `
       li r1, 1
       out 0x1f3, r1             ; sector 1
       out 0x1f2, r1             ; one sector
-      li r1, ${cmdWrite}
+      li r1, ${BLK_CMD_WRITE}
       out 0x1f7, r1
       li r3, 128
       li r5, 0
@@ -273,7 +274,7 @@ describe('block device flush', () => {
       out 0x1f0, r3             ; the word written is the count down
       addi r3, r3, -1
       bne r3, r5, l
-      li r1, ${cmdFlush}
+      li r1, ${BLK_CMD_FLUSH}
       out 0x1f7, r1
       out 0x1f7, r1             ; a second flush, nothing written since
       in r1, 0x1f7
@@ -286,25 +287,24 @@ describe('block device flush', () => {
   it('hands the host the disk on FLUSH, once per batch of writes', () => {
     const saved: number[] = [];
     const disk = new Uint8Array(4 * BLK_SECTOR_BYTES);
-    const s = src(BLK_CMD_WRITE, BLK_CMD_FLUSH);
-    const symbols = asm(s).symbols!;
-    const m = boot(s, { disk, onFlush: (d) => void saved.push(new DataView(d.buffer, d.byteOffset).getInt32(BLK_SECTOR_BYTES, true)) });
-    expect(m.run(100_000).stop).toBe('shutdown');
+    const r = runWords(src, ['status'], 100_000, {
+      disk,
+      onFlush: (d) => void saved.push(new DataView(d.buffer, d.byteOffset).getInt32(BLK_SECTOR_BYTES, true)),
+    });
+    expect(r.stop).toBe('shutdown');
     expect(saved).toEqual([128]); // the first word of sector 1, as saved; the second flush had nothing new
-    expect(m.mem.i32[symbols.status! >>> 2]).toBe(BLK_STATUS_READY);
+    expect(r.words.status).toBe(BLK_STATUS_READY);
   });
 
   it('sets the error bit when the host cannot save the disk, and goes on', () => {
-    const s = src(BLK_CMD_WRITE, BLK_CMD_FLUSH);
-    const symbols = asm(s).symbols!;
-    const m = boot(s, {
+    const r = runWords(src, ['status'], 100_000, {
       disk: new Uint8Array(4 * BLK_SECTOR_BYTES),
       onFlush: () => {
         throw new Error('disk full');
       },
     });
-    expect(m.run(100_000).stop).toBe('shutdown');
-    expect(m.mem.i32[symbols.status! >>> 2]! & BLK_STATUS_ERROR).toBe(BLK_STATUS_ERROR);
+    expect(r.stop).toBe('shutdown');
+    expect(r.words.status! & BLK_STATUS_ERROR).toBe(BLK_STATUS_ERROR);
   });
 });
 
