@@ -2,11 +2,12 @@
  * The `tsvisor` command. Every failure a user can cause (a missing file, a bad flag, a broken
  * image, an assembler error, an output path that cannot be written) ends in one line on stderr
  * and exit code 2, never a stack trace.
- * Output files are written whole or not at all (temp file, then rename).
+ * Output files are written whole or not at all (fs-util.ts).
  *
- * Exit codes of `run`: the low 8 bits of the guest's shutdown code; 124 when --max-instructions
- * stopped it (as timeout(1)); 125 when the guest died without shutting down (triple fault, HLT
- * with nothing to wake it); 2 for bad input or an image the host refuses to boot.
+ * Exit codes of `run` (limits.ts): the low 8 bits of the guest's shutdown code; 120 when
+ * --max-instructions stopped it, 121 when --timeout did; 122 when the guest died (triple fault,
+ * domain crash); 123 when it halted with nothing to wake it; 130 on SIGINT; 2 for bad input or an
+ * image the host refuses to boot. None is timeout(1)'s 124.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
@@ -14,9 +15,25 @@ import chalk from 'chalk';
 import { decodeImage, encodeImage, formatImageError, type GuestImage } from '../abi/image.ts';
 import { disassembleImage } from '../abi/listing.ts';
 import { assemble, formatAsmError, formatListing } from '../guest-kernel/compiler/assembler.ts';
-import { writeFileAtomic } from './fs-util.ts';
+import { DiskFile } from './disk-file.ts';
+import { FileError, MAX_IMAGE_BYTES, MAX_SOURCE_BYTES, readRegularFile, writeOutputs, type Output } from './fs-util.ts';
 import { makeTracer } from './machine/trace.ts';
-import { DEFAULT_MAX_INSTRUCTIONS, MODES, runImage, type Mode, type RunResult } from './run.ts';
+import { MODES, runImageLive, type Mode, type RunResult } from './run.ts';
+import { ConsoleStream, streamOut, textOut, type ByteOut } from './console-stream.ts';
+import { FlagError, joinNegativeValues, memoryMiB, oneOf, positiveInt, seconds, utf8Text } from './flags.ts';
+import {
+  DEFAULT_MAX_INSTRUCTIONS,
+  DEFAULT_TIMEOUT_SECONDS,
+  EXIT_BUDGET,
+  EXIT_GUEST_DIED,
+  EXIT_HALTED,
+  EXIT_INTERRUPTED,
+  EXIT_TIMEOUT,
+  EXIT_USAGE,
+  MAX_MEMORY_MIB,
+} from './limits.ts';
+import { SOD_CMDLINE_MAX } from '../abi/hypercall-numbers.ts';
+import { ABI_MAJOR, ABI_MINOR } from '../abi/version.ts';
 import { PortBus } from './devices/port-bus.ts';
 import { BlockDevice } from './devices/block.ts';
 import { Pic } from './devices/pic.ts';
@@ -42,45 +59,37 @@ export interface Command {
 export interface Io {
   out(text: string): void;
   err(text: string): void;
+  /** The guest's console as bytes, with backpressure (stdout); without it, `out` gets UTF-8 text. */
+  console?: ByteOut;
 }
 
 const HELP = { help: { type: 'boolean', short: 'h' } } as const satisfies Options;
 
-function readInput(path: string, what: string): Uint8Array {
+/** Read a regular file the user named (fs-util.ts: no FIFOs or devices, at most maxBytes). */
+function readInput(path: string, what: string, maxBytes = MAX_SOURCE_BYTES): Uint8Array {
   try {
-    return new Uint8Array(readFileSync(path));
+    return readRegularFile(path, what, maxBytes);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
-    throw new UsageError(`cannot read ${what} '${path}': ${why}`);
+    throw e instanceof FileError ? new UsageError(e.message) : e;
   }
 }
 
-/** Write an output file whole (fs-util.ts); a path the user gave that cannot be written is bad input. */
-function writeOutput(path: string, data: Uint8Array, what: string): void {
+/**
+ * Write a command's outputs as one transaction (fs-util.ts writeOutputs: all or none, regular
+ * files only, symlinks followed, mode and owner kept); a path that cannot be written is bad input.
+ */
+function writeOutput(...outputs: Output[]): void {
   try {
-    writeFileAtomic(path, data);
+    writeOutputs(outputs);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT' ? 'no such directory' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'ENOSPC' ? 'no space left on device' : (e as Error).message.split('\n')[0];
-    throw new UsageError(`cannot write ${what} '${path}': ${why}`);
+    throw e instanceof FileError ? new UsageError(e.message) : e;
   }
 }
 
 function loadImage(path: string): GuestImage {
-  const r = decodeImage(readInput(path, 'image'));
+  const r = decodeImage(readInput(path, 'image', MAX_IMAGE_BYTES));
   if (!r.ok) throw new UsageError(`${path}: ${formatImageError(r.error)}`);
   return r.image;
-}
-
-function positiveInt(value: string | boolean | undefined, flag: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (typeof value !== 'string' || !/^\d+$/.test(value) || !Number.isSafeInteger(n) || n <= 0) {
-    throw new UsageError(`${flag}: expected a positive whole number, got '${String(value)}'`);
-  }
-  return n;
 }
 
 function one(positionals: string[], what: string): string {
@@ -108,26 +117,71 @@ function portNamer(): (port: number) => string | undefined {
   return (p) => bus.deviceAt(p)?.name;
 }
 
+/** `run`'s exit status for each way a run ends (limits.ts has the table). */
+const EXIT_FOR_STOP: Record<Exclude<RunResult['stop'], 'shutdown'>, number> = {
+  refused: EXIT_USAGE,
+  limit: EXIT_BUDGET,
+  timeout: EXIT_TIMEOUT,
+  'triple-fault': EXIT_GUEST_DIED,
+  crashed: EXIT_GUEST_DIED,
+  halted: EXIT_HALTED,
+  interrupted: EXIT_INTERRUPTED,
+};
+
+/**
+ * Print a run's result and choose the exit status. Why a run stopped, and each bound the guest
+ * reached, go to stderr as one line each, with --json too (the JSON has them as well, but a
+ * person reading a pipeline's stderr should not have to open it). The console bound is only news
+ * with --json: streamed output is never cut.
+ */
 function runCommandResult(r: RunResult, json: boolean, io: Io): number {
   if (json) io.out(JSON.stringify(r) + '\n');
+  for (const [what, line] of Object.entries(r.boundsHit ?? {})) {
+    if (json || what !== 'console') io.err(`tsvisor: note: ${line}\n`);
+  }
   if (r.stop === 'shutdown') return r.exitCode! & 0xff;
-  if (!json) io.err(`tsvisor: ${r.message ?? r.stop}\n`);
-  if (r.stop === 'refused') return 2;
-  return r.stop === 'limit' ? 124 : 125;
+  io.err(`tsvisor: ${r.message ?? r.stop}\n`);
+  return EXIT_FOR_STOP[r.stop];
+}
+
+/**
+ * The console of a live run: streamed in chunks to the Io (consoleSink), written out between
+ * slices with backpressure (between), and flushed before each trace line so the two keep their
+ * order on a terminal.
+ */
+function liveConsole(io: Io): { stream: ConsoleStream; trace: (line: string) => void } {
+  const stream = new ConsoleStream(io.console ?? textOut((s) => io.out(s)));
+  return {
+    stream,
+    trace: (line) => {
+      stream.flush();
+      io.err(line + '\n');
+    },
+  };
+}
+
+/** SIGINT ends a live run with its report (status 130); a second one kills the process as usual. */
+function interruptible<T>(body: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ac = new AbortController();
+  const onSigint = (): void => ac.abort();
+  process.once('SIGINT', onSigint);
+  return body(ac.signal).finally(() => process.removeListener('SIGINT', onSigint));
 }
 
 export const COMMANDS: Record<string, Command> = {
   run: {
     summary: 'boot a guest image and stream its console',
-    usage: 'tsvisor run IMAGE [--mode MODE] [--json] [--trace] [--max-instructions N] [--memory MIB] [--disk FILE] [--input TEXT] [--cmdline TEXT]',
+    usage: 'tsvisor run IMAGE [--mode MODE] [--json] [--trace] [--max-instructions N] [--timeout SECONDS] [--memory MIB] [--disk FILE [--disk-readonly]] [--input TEXT] [--cmdline TEXT]',
     options: {
       ...HELP,
       mode: { type: 'string', default: 'native' },
       json: { type: 'boolean' },
       trace: { type: 'boolean' },
       'max-instructions': { type: 'string' },
+      timeout: { type: 'string' },
       memory: { type: 'string' },
       disk: { type: 'string' },
+      'disk-readonly': { type: 'boolean' },
       input: { type: 'string' },
       cmdline: { type: 'string' },
     },
@@ -135,38 +189,68 @@ export const COMMANDS: Record<string, Command> = {
       '--mode MODE': `native | trap | bt | hw | pv (default native; see README for what is built)`,
       '--json': 'print one JSON object (mode, exitCode, console, instructions, events, hostNs, ...) instead of streaming the console',
       '--trace': 'print each exception, interrupt and port access to stderr, with the instruction',
-      '--max-instructions N': `stop a runaway guest after N instructions of virtual time (default ${DEFAULT_MAX_INSTRUCTIONS})`,
-      '--memory MIB': 'guest physical memory in MiB (default 16)',
-      '--disk FILE': 'back the block device with FILE; saved whole (temporary file, then rename) on each guest FLUSH and when the run ends, if written',
+      '--max-instructions N': `stop a runaway guest after N instructions of virtual time (default ${DEFAULT_MAX_INSTRUCTIONS}; exit status ${EXIT_BUDGET})`,
+      '--timeout SECONDS': `stop the run after this much host time (default ${DEFAULT_TIMEOUT_SECONDS}; exit status ${EXIT_TIMEOUT}); --json still prints the run so far`,
+      '--memory MIB': `guest physical memory in MiB, 1 to ${MAX_MEMORY_MIB} in every mode (default 16)`,
+      '--disk FILE': 'back the block device with FILE, a raw image used in place: the sectors the guest wrote are written into it on each guest FLUSH and when the run ends (never replaced or rewritten whole)',
+      '--disk-readonly': "open the --disk FILE read-only: the guest's writes fail (needed for a file without write permission)",
       '--input TEXT': 'console input: what the UART hands the guest (native, trap, hw), or console_io read (pv)',
-      '--cmdline TEXT': 'pv: the command line in the start-of-day page (at most 255 bytes)',
+      '--cmdline TEXT': `pv: the command line in the start-of-day page (at most ${SOD_CMDLINE_MAX - 1} bytes of UTF-8)`,
     },
-    run(pos, v, io) {
+    async run(pos, v, io) {
       const path = one(pos, 'image file');
-      const mode = v.mode as string;
-      if (!(MODES as readonly string[]).includes(mode)) throw new UsageError(`--mode: unknown mode '${mode}' (expected one of: ${MODES.join(', ')})`);
+      // Every flag is checked before anything is read or opened (flags.ts).
+      const mode = oneOf(v.mode, '--mode', MODES, 'mode');
       const maxInstructions = positiveInt(v['max-instructions'], '--max-instructions', DEFAULT_MAX_INSTRUCTIONS);
-      const memoryMiB = positiveInt(v.memory, '--memory', 16);
-      if (memoryMiB > 1024) throw new UsageError(`--memory: at most 1024 MiB, got ${memoryMiB}`);
-      const image = loadImage(path);
+      const timeoutMs = seconds(v.timeout, '--timeout', DEFAULT_TIMEOUT_SECONDS);
+      const memory = memoryMiB(v.memory, 16);
+      const cmdline = utf8Text(v.cmdline, '--cmdline', SOD_CMDLINE_MAX - 1);
       const diskPath = v.disk as string | undefined;
-      const disk = diskPath === undefined ? undefined : readInput(diskPath, 'disk image');
+      if (v['disk-readonly'] === true && diskPath === undefined) throw new UsageError('--disk-readonly: needs --disk FILE');
+      const image = loadImage(path);
+      // Opened in place, as QEMU opens a raw image (disk-file.ts): refused now, with one line, if
+      // it is not a regular file, too large, or not writable without --disk-readonly.
+      let df: DiskFile | undefined;
+      try {
+        df = diskPath === undefined ? undefined : DiskFile.open(diskPath, { readOnly: v['disk-readonly'] === true });
+      } catch (e) {
+        throw e instanceof FileError ? new UsageError(e.message) : e;
+      }
       const json = v.json === true;
-      const r = runImage(image, {
-        mode: mode as Mode,
+      const live = liveConsole(io);
+      const r = await interruptible((signal) =>
+        runImageLive(image, {
+        mode,
         maxInstructions,
-        memoryBytes: memoryMiB * 1024 * 1024,
-        // A guest's FLUSH is its request for durability: the file is rewritten whole then (a temporary
-        // file, then rename), as QEMU syncs a raw image; a file that cannot be written fails the
-        // flush for the guest, not the run.
-        ...(disk && diskPath ? { disk, onFlush: (d: Uint8Array) => writeOutput(diskPath, d, 'disk image') } : {}),
+        timeoutMs,
+        signal,
+        between: () => live.stream.settle(),
+        memoryBytes: memory * 1024 * 1024,
+        // A guest's FLUSH is its request for durability: the sectors it wrote go into the file
+        // then, and an fsync, as QEMU's raw driver; a file that cannot be written fails the flush
+        // for the guest, not the run.
+        ...(df ? { disk: df.bytes, onDiskWrite: (o: number, l: number) => df.noteWrite(o, l), diskReadOnly: df.readOnly, onFlush: () => df.flush() } : {}),
         ...(typeof v.input === 'string' ? { input: new TextEncoder().encode(v.input) } : {}),
-        ...(typeof v.cmdline === 'string' ? { cmdline: v.cmdline } : {}),
-        ...(json ? {} : { onConsoleByte: consoleStreamer(io) }),
-        ...(v.trace ? { tracer: makeTracer((l) => io.err(l + '\n'), { portName: portNamer(), image }), trace: (l: string) => io.err(l + '\n') } : {}),
-      });
-      if (disk && diskPath && r.disk.sectorsWritten > 0) writeOutput(diskPath, disk, 'disk image');
-      return runCommandResult(r, json, io);
+        ...(cmdline !== undefined ? { cmdline } : {}),
+        ...(json ? {} : { onConsoleOutput: live.stream.sink }),
+        ...(v.trace ? { tracer: makeTracer(live.trace, { portName: portNamer(), image }), trace: live.trace } : {}),
+        }),
+      );
+      // What the guest wrote since its last FLUSH. If it cannot be written the result is still
+      // printed, then one line, and the exit code is 2: the file does not hold the guest's disk.
+      let diskError: string | undefined;
+      try {
+        df?.flush();
+      } catch (e) {
+        if (!(e instanceof FileError)) throw e;
+        diskError = e.message;
+      } finally {
+        df?.close();
+      }
+      const code = runCommandResult(r, json, io);
+      if (diskError === undefined) return code;
+      io.err(`tsvisor: ${diskError}\n`);
+      return 2;
     },
   },
   asm: {
@@ -178,8 +262,11 @@ export const COMMANDS: Record<string, Command> = {
       const src = one(pos, 'source file');
       if (typeof v.output !== 'string') throw new UsageError('asm: missing -o OUT.img');
       const { image, listing } = assembleFile(src);
-      writeOutput(v.output, encodeImage(image), 'image');
-      if (typeof v.listing === 'string') writeOutput(v.listing, new TextEncoder().encode(listing), 'listing');
+      // One transaction: a listing that cannot be written leaves no new image behind either.
+      writeOutput(
+        { path: v.output, data: encodeImage(image), what: 'image' },
+        ...(typeof v.listing === 'string' ? [{ path: v.listing, data: new TextEncoder().encode(listing), what: 'listing' }] : []),
+      );
       return 0;
     },
   },
@@ -219,13 +306,11 @@ export const COMMANDS: Record<string, Command> = {
         io.err(`tsvisor: compile: ${n} error${n === 1 ? '' : 's'}, no image written\n`);
         return 2;
       }
-      try {
-        writeFileAtomic(v.output, encodeImage(result.image));
-        if (typeof v.listing === 'string') writeFileAtomic(v.listing, new TextEncoder().encode(result.listing));
-      } catch (e) {
-        io.err(`tsvisor: compile: cannot write output: ${(e as Error).message.split('\n')[0]}\n`);
-        return 2;
-      }
+      // Image and listing as one transaction; the error names the user's path (fs-util.ts).
+      writeOutput(
+        { path: v.output, data: encodeImage(result.image), what: 'image' },
+        ...(typeof v.listing === 'string' ? [{ path: v.listing, data: new TextEncoder().encode(result.listing), what: 'listing' }] : []),
+      );
       const st = result.stats;
       io.out(`${v.output}: ${target} image, ${st.functions} functions, ${st.codeBytes} bytes of code, ${st.dataBytes} bytes of data\n`);
       return 0;
@@ -236,32 +321,27 @@ export const COMMANDS: Record<string, Command> = {
     usage: 'tsvisor demo [--json]',
     options: { ...HELP, json: { type: 'boolean' } },
     help: { '--json': 'print the run as JSON' },
-    run(_pos, v, io) {
+    async run(pos, v, io) {
+      if (pos.length > 0) throw new UsageError(`demo: takes no arguments, got: ${pos.join(' ')}`);
       const r0 = assemble(DEMO_SOURCE, { fileName: 'demo.s' });
       if (!r0.ok) throw new Error(`demo guest does not assemble: ${formatAsmError(r0.errors[0]!)}`);
       const disk = new Uint8Array(64 * 1024);
       disk.set(new TextEncoder().encode('sector 1 says hi\n'), 512);
       const json = v.json === true;
       io.out(json ? '' : chalk.bold('tsvisor demo: booting a native guest (UART, block device, timer, power port)\n'));
-      const r = runImage(r0.image, { mode: 'native', disk, ...(json ? {} : { onConsoleByte: consoleStreamer(io) }) });
+      const live = liveConsole(io);
+      const r = await interruptible((signal) =>
+        runImageLive(r0.image, { mode: 'native', disk, signal, between: () => live.stream.settle(), ...(json ? {} : { onConsoleOutput: live.stream.sink }) }),
+      );
       if (json) io.out(JSON.stringify(r) + '\n');
       else {
         io.out(chalk.bold(`\nguest shut down with code ${r.exitCode} after ${r.instructions} instructions (${r.idleInstructions} idle)\n`));
         io.out(`events: ${Object.entries(r.events).map(([k, n]) => `${k} ${n}`).join(', ')}; disk sectors read: ${r.disk.sectorsRead}\n`);
       }
-      return r.stop === 'shutdown' ? 0 : 125;
+      return r.stop === 'shutdown' ? 0 : EXIT_FOR_STOP[r.stop];
     },
   },
 };
-
-function consoleStreamer(io: Io): (byte: number) => void {
-  // Bytes arrive one at a time; a TextDecoder in stream mode keeps UTF-8 sequences whole.
-  const dec = new TextDecoder();
-  return (b) => {
-    const s = dec.decode(Uint8Array.of(b), { stream: true });
-    if (s) io.out(s);
-  };
-}
 
 /** Register a command from elsewhere (the compiler's `compile`), keeping one table. */
 export function registerCommand(name: string, cmd: Command): void {
@@ -271,6 +351,7 @@ export function registerCommand(name: string, cmd: Command): void {
 function usage(): string {
   const lines = ['usage: tsvisor COMMAND [options]   (tsvisor COMMAND --help for its flags)', '', 'commands:'];
   for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(9)} ${c.summary}`);
+  lines.push('', `  ${'--version'.padEnd(9)} print the version and the hypercall ABI it serves`);
   return lines.join('\n') + '\n';
 }
 
@@ -281,7 +362,16 @@ function commandHelp(name: string, c: Command): string {
   return lines.join('\n') + '\n';
 }
 
-export async function main(argv: string[], io: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) }): Promise<number> {
+/** The process's own streams; the console goes to stdout as bytes, with backpressure. */
+const PROCESS_IO: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s), console: streamOut(process.stdout) };
+
+/** `tsvisor --version`: the tool's version and the hypercall ABI it serves. */
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return `tsvisor ${pkg.version} (hypercall ABI ${ABI_MAJOR}.${ABI_MINOR})\n`;
+}
+
+export async function main(argv: string[], io: Io = PROCESS_IO): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined) {
     // No command is a usage error: the usage goes to stderr, as the other errors do.
@@ -292,6 +382,10 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
     io.out(usage());
     return 0;
   }
+  if (name === '--version' || name === '-V' || name === 'version') {
+    io.out(version());
+    return 0;
+  }
   const cmd = COMMANDS[name];
   if (!cmd) {
     io.err(`tsvisor: unknown command '${name}' (try: ${Object.keys(COMMANDS).join(', ')})\n`);
@@ -300,7 +394,8 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
   try {
     let parsed;
     try {
-      parsed = parseArgs({ args: rest, options: cmd.options, allowPositionals: true, strict: true });
+      const args = joinNegativeValues(rest, (flag) => cmd.options[flag]?.type === 'string');
+      parsed = parseArgs({ args, options: cmd.options, allowPositionals: true, strict: true });
     } catch (e) {
       // parseArgs explains how to pass a positional that starts with '-'; the first sentence is the error.
       const first = (e as Error).message.split('\n')[0]!.replace(/\.( .*)?$/, '');
@@ -312,9 +407,9 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
     }
     return await cmd.run(parsed.positionals, parsed.values as Record<string, string | boolean | undefined>, io);
   } catch (e) {
-    if (e instanceof UsageError) {
+    if (e instanceof UsageError || e instanceof FlagError) {
       io.err(`tsvisor: ${e.message}\n`);
-      return 2;
+      return EXIT_USAGE;
     }
     throw e;
   }

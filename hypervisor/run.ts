@@ -10,6 +10,8 @@ import { modelledCycles } from './costs.ts';
 import { abiRefusal } from './machine/abi-check.ts';
 import { HwMachine } from './vmm/hw.ts';
 import { TrapMachine } from './vmm/trap.ts';
+import type { ConsoleSink } from './devices/console-log.ts';
+import { DEFAULT_MAX_INSTRUCTIONS } from './limits.ts';
 
 export const MODES = ['native', 'trap', 'bt', 'hw', 'pv'] as const;
 export type Mode = (typeof MODES)[number];
@@ -22,19 +24,21 @@ const PLATFORMS: Partial<Record<Mode, (opts: RunOptions) => Platform>> = {
   pv: (opts) =>
     new PvPlatform({
       ...(opts.memoryBytes !== undefined ? { memoryBytes: opts.memoryBytes } : {}),
-      ...(opts.onConsoleByte ? { onConsoleByte: opts.onConsoleByte } : {}),
+      ...(opts.onConsoleOutput ? { onConsoleOutput: opts.onConsoleOutput } : {}),
       ...(opts.input ? { input: opts.input } : {}),
       ...(opts.trace ? { trace: opts.trace } : {}),
       ...(opts.cmdline !== undefined ? { cmdline: opts.cmdline } : {}),
       ...(opts.disk ? { disk: opts.disk } : {}),
       ...(opts.onFlush ? { onFlush: opts.onFlush } : {}),
+      ...(opts.onDiskWrite ? { onDiskWrite: opts.onDiskWrite } : {}),
+      ...(opts.diskReadOnly ? { diskReadOnly: true } : {}),
       ...(opts.eventIdx === false ? { eventIdx: false } : {}),
     }),
 };
 
 export const IMPLEMENTED_MODES: readonly Mode[] = MODES.filter((m) => PLATFORMS[m] !== undefined);
 
-export const DEFAULT_MAX_INSTRUCTIONS = 2_000_000_000;
+export { DEFAULT_MAX_INSTRUCTIONS };
 
 export interface RunOptions {
   mode: Mode;
@@ -45,9 +49,14 @@ export interface RunOptions {
   disk?: Uint8Array;
   /** The guest flushed the block device: make the disk durable; throwing fails the flush for the guest. */
   onFlush?: (disk: Uint8Array) => void;
+  /** Called with each byte range the guest wrote into the disk (the CLI's DiskFile writes back only those). */
+  onDiskWrite?: (byteOffset: number, length: number) => void;
+  /** The disk is read-only (`--disk-readonly`): the block devices fail the guest's writes. */
+  diskReadOnly?: boolean;
   /** Console input: the UART's receive side (native, trap, hw), console_io read (pv). */
   input?: Uint8Array;
-  onConsoleByte?: (byte: number) => void;
+  /** Console bytes as the guest writes them (a view valid during the call). */
+  onConsoleOutput?: ConsoleSink;
   tracer?: CpuTracer;
   /** pv: one line per hypercall, bounce and crash. */
   trace?: (line: string) => void;
@@ -59,8 +68,12 @@ export interface RunOptions {
 
 export interface RunResult extends PlatformReport {
   mode: Mode;
-  /** 'refused': the image was not started (wrong target, too new an ABI, does not fit). */
-  stop: StopKind | 'refused';
+  /**
+   * Why the run ended. 'refused': the image was not started (wrong target, too new an ABI, does
+   * not fit); 'timeout': the host-time limit; 'interrupted': the user stopped it (SIGINT, a closed
+   * output) — both only from runImageLive, with the report of the run so far.
+   */
+  stop: StopKind | 'refused' | 'timeout' | 'interrupted';
   /** The guest's full 32-bit shutdown code, unsigned; null when it did not shut down. */
   exitCode: number | null;
   message?: string;
@@ -77,6 +90,7 @@ function refused(mode: Mode, message: string): RunResult {
     exitCode: null,
     message,
     console: '',
+    consoleBytes: 0,
     instructions: 0,
     idleInstructions: 0,
     events: {},
@@ -96,23 +110,92 @@ export function checkBootable(image: GuestImage, mode: Mode): string | null {
   return abiRefusal(image.abi.major, image.abi.minor);
 }
 
-export function runImage(image: GuestImage, opts: RunOptions): RunResult {
+/** The platform for `opts.mode` with `image` loaded, or the refusal. */
+function boot(image: GuestImage, opts: RunOptions): Platform | RunResult {
   const why = checkBootable(image, opts.mode);
   if (why) return refused(opts.mode, why);
   const m = PLATFORMS[opts.mode]!(opts);
   const loadError = m.load(image);
-  if (loadError) return refused(opts.mode, loadError);
-  const t0 = process.hrtime.bigint();
-  const r = m.run(opts.maxInstructions ?? DEFAULT_MAX_INSTRUCTIONS);
-  const hostNs = Number(process.hrtime.bigint() - t0);
+  return loadError ? refused(opts.mode, loadError) : m;
+}
+
+function result(m: Platform, mode: Mode, r: { stop: RunResult['stop']; exitCode: number | null; message?: string }, hostNs: number): RunResult {
   const report = m.report();
   return {
-    mode: opts.mode,
+    mode,
     stop: r.stop,
     exitCode: r.exitCode,
     ...(r.message ? { message: r.message } : {}),
     ...report,
-    modelledCycles: modelledCycles(opts.mode, report),
+    modelledCycles: modelledCycles(mode, report),
     hostNs,
   };
+}
+
+/** Run `image` to its end in one synchronous call (tests, benchmarks). */
+export function runImage(image: GuestImage, opts: RunOptions): RunResult {
+  const m = boot(image, opts);
+  if (!('load' in m)) return m;
+  const t0 = process.hrtime.bigint();
+  const r = m.run(opts.maxInstructions ?? DEFAULT_MAX_INSTRUCTIONS);
+  return result(m, opts.mode, r as RunResult, Number(process.hrtime.bigint() - t0));
+}
+
+export interface LiveOptions {
+  /** Host-time limit in milliseconds: the run stops with 'timeout' after it. */
+  timeoutMs?: number;
+  /** Aborting ends the run with 'interrupted' (SIGINT, a reader that went away). */
+  signal?: AbortSignal;
+  /**
+   * Called between slices, e.g. to write out streamed console output; a returned promise is
+   * awaited before the guest goes on, so a slow reader slows the guest, not the host's memory.
+   */
+  between?: () => Promise<void> | void;
+  /** Host time one slice aims at; the stop checks and `between` run this often (default 10 ms). */
+  sliceMs?: number;
+}
+
+/** Slices start small (a first slice with --trace may be slow) and adapt to about `sliceMs`. */
+const FIRST_SLICE = 10_000;
+const MAX_SLICE = 50_000_000;
+
+/**
+ * Run `image` the way the CLI does: in slices of virtual time, yielding to Node's event loop
+ * between them so that SIGINT, a closed stdout and the host-time limit stop it promptly, with the
+ * report of the run so far. Slicing never changes the result (Platform.run's `pauseAt`): the
+ * same image gives exactly what runImage gives, only the host's checks happen in between.
+ */
+export async function runImageLive(image: GuestImage, opts: RunOptions & LiveOptions): Promise<RunResult> {
+  const m = boot(image, opts);
+  if (!('load' in m)) return m;
+  const limit = opts.maxInstructions ?? DEFAULT_MAX_INSTRUCTIONS;
+  const sliceMs = opts.sliceMs ?? 10;
+  const t0 = performance.now();
+  const elapsedNs = (): number => Math.round((performance.now() - t0) * 1e6);
+  let slice = FIRST_SLICE;
+  for (;;) {
+    const s0 = performance.now();
+    const r = m.run(limit, m.virtualTime() + slice);
+    if (r.stop !== 'paused') {
+      await opts.between?.();
+      return result(m, opts.mode, r as RunResult, elapsedNs());
+    }
+    await opts.between?.();
+    // Let Node's event loop run: signal handlers, stream errors (EPIPE) and timers.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const now = performance.now();
+    if (opts.signal?.aborted) {
+      return result(m, opts.mode, { stop: 'interrupted', exitCode: null, message: `interrupted after ${m.virtualTime()} instructions` }, elapsedNs());
+    }
+    if (opts.timeoutMs !== undefined && now - t0 >= opts.timeoutMs) {
+      return result(m, opts.mode, { stop: 'timeout', exitCode: null, message: `stopped after ${formatSeconds(opts.timeoutMs)} of host time (--timeout), at ${m.virtualTime()} instructions` }, elapsedNs());
+    }
+    const took = Math.max(now - s0, 0.01);
+    slice = Math.min(MAX_SLICE, Math.max(FIRST_SLICE, Math.round(slice * Math.min(4, sliceMs / took))));
+  }
+}
+
+function formatSeconds(ms: number): string {
+  const s = ms / 1000;
+  return `${Number.isInteger(s) ? s : s.toFixed(3)} s`;
 }

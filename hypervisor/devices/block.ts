@@ -4,6 +4,11 @@
  * data port while the status reports DRQ. Completion raises IRQ_BLOCK (a polling kernel keeps it
  * masked). Bad requests (past the end, count 0 or too large, data-port access with no transfer
  * open) set the error bit and are counted; they never touch the disk image.
+ *
+ * A read-only disk (`--disk-readonly`) takes a WRITE's data and then fails the command: the
+ * error bit, one error counted, the disk untouched. Failing at completion rather than at the
+ * command keeps a guest that pushes its words without looking at the status from adding one
+ * error per word on a data port with no transfer open.
  */
 import {
   BLK_CAPACITY,
@@ -25,6 +30,13 @@ import type { IrqSink, PortDevice } from './device.ts';
 
 const WORDS_PER_SECTOR = BLK_SECTOR_BYTES / 4;
 
+export interface BlockDeviceOptions {
+  /** Called with each byte range the guest wrote into the disk. */
+  onWrite?: (byteOffset: number, length: number) => void;
+  /** Fail every WRITE (error bit), leaving the disk as it is. */
+  readOnly?: boolean;
+}
+
 export class BlockDevice implements PortDevice {
   readonly name = 'block';
   readonly ports = [BLK_DATA, BLK_COUNT, BLK_SECTOR, BLK_CAPACITY, BLK_COMMAND];
@@ -45,11 +57,14 @@ export class BlockDevice implements PortDevice {
    * `disk` is used in place (not copied): its length is rounded down to whole sectors. `onFlush`
    * makes it durable on FLUSH (the CLI writes the --disk file); if it throws, the command fails
    * with the error bit and the guest may retry, as a disk that could not flush its cache.
+   * `opts.onWrite` hears every byte range a write put into `disk` (the CLI's DiskFile writes back
+   * only those); `opts.readOnly` fails every write.
    */
   constructor(
     readonly disk: Uint8Array,
     private readonly irq: IrqSink,
     private readonly onFlush?: (disk: Uint8Array) => void,
+    private readonly opts: BlockDeviceOptions = {},
   ) {
     this.capacity = Math.floor(disk.length / BLK_SECTOR_BYTES);
     this.buf = new Int32Array(BLK_MAX_SECTORS * WORDS_PER_SECTOR);
@@ -129,7 +144,14 @@ export class BlockDevice implements PortDevice {
   }
 
   private commitWrite(): void {
-    this.disk.set(new Uint8Array(this.buf.buffer, 0, this.words * 4), this.sector * BLK_SECTOR_BYTES);
+    if (this.opts.readOnly) {
+      this.error();
+      this.irq.raise(IRQ_BLOCK);
+      return;
+    }
+    const at = this.sector * BLK_SECTOR_BYTES;
+    this.disk.set(new Uint8Array(this.buf.buffer, 0, this.words * 4), at);
+    this.opts.onWrite?.(at, this.words * 4);
     this.stats.sectorsWritten += this.count;
     this.dirty = true;
     this.complete();

@@ -4,18 +4,21 @@
  * empty. Input bytes, given up front, are read one per IN (-1 when none is left).
  */
 import { UART_DATA, UART_STATUS, UART_STATUS_RX_READY, UART_STATUS_TX_EMPTY } from '../../abi/platform.ts';
+import { ConsoleLog, type ConsoleSink } from './console-log.ts';
 import type { PortDevice } from './device.ts';
 
 export class Uart implements PortDevice {
   readonly name = 'uart';
   readonly ports = [UART_DATA, UART_STATUS];
-  private readonly out: number[] = [];
+  /** Output kept for the report, bounded (console-log.ts); `onOutput` streams every byte. */
+  readonly log: ConsoleLog;
   private readonly input: Uint8Array;
   private inputPos = 0;
 
-  /** `onByte` streams output as it is written (e.g. to stdout). */
-  constructor(input: Uint8Array = new Uint8Array(0), private readonly onByte?: (byte: number) => void) {
+  /** `onOutput` streams output as it is written (e.g. to stdout). */
+  constructor(input: Uint8Array = new Uint8Array(0), onOutput?: ConsoleSink) {
     this.input = input;
+    this.log = new ConsoleLog(onOutput);
   }
 
   portIn(port: number): number {
@@ -25,13 +28,11 @@ export class Uart implements PortDevice {
 
   portOut(port: number, value: number): void {
     if (port !== UART_DATA) return;
-    const byte = value & 0xff;
-    this.out.push(byte);
-    this.onByte?.(byte);
+    this.log.push(value & 0xff);
   }
 
-  /** Everything written so far, as bytes. */
+  /** What the report keeps of the output (all of it, up to the bound), as bytes. */
   output(): Uint8Array {
-    return Uint8Array.from(this.out);
+    return this.log.bytes();
   }
 }

@@ -17,6 +17,7 @@ import { PortBus } from '../devices/port-bus.ts';
 import { Power } from '../devices/power.ts';
 import { Timer } from '../devices/timer.ts';
 import { Uart } from '../devices/uart.ts';
+import { consoleReport } from '../devices/console-log.ts';
 import { gpa } from './addr.ts';
 import { Cpu, Stop } from './cpu.ts';
 import type { GuestMemory, PhysicalMemory } from './memory.ts';
@@ -49,8 +50,8 @@ export abstract class Board implements Platform {
     this.cpu.tracer = opts.tracer ?? null;
     const clock = { now: () => this.cpu.icount };
     this.timer = new Timer(clock, this.pic);
-    this.uart = new Uart(opts.input, opts.onConsoleByte);
-    this.block = new BlockDevice(opts.disk ?? new Uint8Array(0), this.pic, opts.onFlush);
+    this.uart = new Uart(opts.input, opts.onConsoleOutput);
+    this.block = new BlockDevice(opts.disk ?? new Uint8Array(0), this.pic, opts.onFlush, { ...(opts.onDiskWrite ? { onWrite: opts.onDiskWrite } : {}), readOnly: opts.diskReadOnly === true });
     for (const dev of [this.uart, this.pic, this.timer, this.block, this.power]) this.bus.attach(dev);
   }
 
@@ -108,14 +109,18 @@ export abstract class Board implements Platform {
   }
 
   /** Run until shutdown, a fatal stop, or `limit` instructions of virtual time. */
-  run(limit: number): MachineRun {
+  run(limit: number, pauseAt = Infinity): MachineRun {
     const cpu = this.cpu;
     for (;;) {
       if (this.power.code !== null) return { stop: 'shutdown', exitCode: this.power.code };
       if (cpu.icount >= limit) {
         return { stop: 'limit', exitCode: null, message: `stopped after ${limit} instructions (--max-instructions) at pc 0x${(cpu.pc >>> 0).toString(16)}` };
       }
-      const stop = cpu.run(Math.min(limit, this.timer.nextDeadline()));
+      // Safe anywhere: the CPU returns whenever something may change whether an interrupt can be
+      // taken, so cutting its run at pauseAt and going on later delivers every interrupt at the
+      // same instruction.
+      if (cpu.icount >= pauseAt) return PAUSED;
+      const stop = cpu.run(Math.min(limit, pauseAt, this.timer.nextDeadline()));
       let outcome = Outcome.Resume;
       if (stop === Stop.Exit) outcome = this.handleExit();
       else if (stop === Stop.TripleFault) outcome = this.cpuTripleFault();
@@ -135,9 +140,13 @@ export abstract class Board implements Platform {
     }
   }
 
+  virtualTime(): number {
+    return this.cpu.icount;
+  }
+
   report(): PlatformReport {
     return {
-      console: new TextDecoder().decode(this.uart.output()),
+      ...consoleReport(this.uart.log),
       instructions: this.cpu.icount - this.cpu.idle,
       idleInstructions: this.cpu.idle,
       events: countsByVector(this.guestVectorCounts()),
@@ -179,6 +188,8 @@ export abstract class Board implements Platform {
     };
   }
 }
+
+const PAUSED: MachineRun = { stop: 'paused', exitCode: null };
 
 /** Vector counts by name, only the ones that happened. */
 export function countsByVector(counts: Float64Array): Record<string, number> {

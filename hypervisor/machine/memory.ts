@@ -24,6 +24,13 @@ export interface GuestMemory {
   writeU32(addr: GuestPhysAddr, value: number): boolean;
 }
 
+/**
+ * The largest machine memory: 1 GiB for a guest (limits.ts MAX_MEMORY_MIB, the same in every
+ * mode) and 4 MiB beside it for what a hypervisor keeps (pv's frame 0 and shared frames, a
+ * monitor's shadow or nested tables for 1 GiB of guest memory).
+ */
+export const MACHINE_MAX_BYTES = 0x40000000 + 0x400000;
+
 export class PhysicalMemory implements GuestMemory {
   readonly size: number;
   readonly frames: number;
@@ -34,8 +41,8 @@ export class PhysicalMemory implements GuestMemory {
   readonly i32: Int32Array;
 
   constructor(bytes: number) {
-    if (!Number.isInteger(bytes) || bytes < PAGE_SIZE || bytes % PAGE_SIZE !== 0 || bytes > 0x40000000) {
-      throw new RangeError(`memory size must be a multiple of ${PAGE_SIZE} bytes between 4 KiB and 1 GiB, got ${bytes}`);
+    if (!Number.isInteger(bytes) || bytes < PAGE_SIZE || bytes % PAGE_SIZE !== 0 || bytes > MACHINE_MAX_BYTES) {
+      throw new RangeError(`memory size must be a multiple of ${PAGE_SIZE} bytes between 4 KiB and ${MACHINE_MAX_BYTES / 1024 / 1024} MiB, got ${bytes}`);
     }
     this.size = bytes;
     this.frames = bytes / PAGE_SIZE;

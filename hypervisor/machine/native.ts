@@ -10,6 +10,7 @@ import { DEFAULT_MEMORY_BYTES } from '../../abi/platform.ts';
 import { Board, Outcome } from './board.ts';
 import { Stop, type CpuTracer } from './cpu.ts';
 import { PhysicalMemory, type GuestMemory } from './memory.ts';
+import type { ConsoleSink } from '../devices/console-log.ts';
 
 export interface MachineOptions {
   memoryBytes?: number;
@@ -20,10 +21,14 @@ export interface MachineOptions {
    * durable. Throwing fails the flush for the guest; the run goes on.
    */
   onFlush?: (disk: Uint8Array) => void;
+  /** Called with each byte range the guest wrote into the disk (so the host writes back only those). */
+  onDiskWrite?: (byteOffset: number, length: number) => void;
+  /** The disk is read-only: the block device fails the guest's writes and leaves the disk as it is. */
+  diskReadOnly?: boolean;
   /** Bytes the UART will hand the guest, one per IN. */
   input?: Uint8Array;
-  /** Called with each console byte as the guest writes it. */
-  onConsoleByte?: (byte: number) => void;
+  /** Called with console bytes as the guest writes them (a view valid during the call). */
+  onConsoleOutput?: ConsoleSink;
   tracer?: CpuTracer;
 }
 
@@ -31,7 +36,8 @@ export interface MachineOptions {
 export type StopKind = 'shutdown' | 'limit' | 'triple-fault' | 'halted' | 'crashed';
 
 export interface MachineRun {
-  stop: StopKind;
+  /** 'paused': `pauseAt` was reached; calling `run` again goes on as if it had never stopped. */
+  stop: StopKind | 'paused';
   /** The guest's 32-bit shutdown code (unsigned), or null when it did not shut down. */
   exitCode: number | null;
   /** One line explaining a stop other than shutdown. */
@@ -40,7 +46,14 @@ export interface MachineRun {
 
 /** What a run measured, common to every mode (hypervisor/run.ts adds mode, stop and host time). */
 export interface PlatformReport {
+  /** The console as UTF-8 text: all of it, or its last CONSOLE_KEEP_BYTES (hypervisor/limits.ts). */
   console: string;
+  /** Bytes the guest wrote to its console in all (more than `console` holds when the bound was hit). */
+  consoleBytes: number;
+  /** The kept console bytes exactly, in base64, only when they are not valid UTF-8. */
+  consoleBase64?: string;
+  /** Bounds of hypervisor/limits.ts the guest reached, by resource, each with one line saying what happened. */
+  boundsHit?: Record<string, string>;
   /** Instructions retired by the guest. */
   instructions: number;
   /** Virtual time spent idle in HLT, in instructions. */
@@ -63,7 +76,15 @@ export interface PlatformReport {
 /** A machine a mode runs guests on: load an image, run it, report. */
 export interface Platform {
   load(image: GuestImage): string | null;
-  run(limit: number): MachineRun;
+  /**
+   * Run until the guest stops or `limit` instructions of virtual time have passed. With
+   * `pauseAt`, return 'paused' at the first point at or after that virtual time where stopping
+   * changes nothing the guest can observe, so a caller can run a guest in slices (to let Node's
+   * event loop in) with exactly the result of one call.
+   */
+  run(limit: number, pauseAt?: number): MachineRun;
+  /** Virtual time so far: instructions retired plus idled (pv: summed over its domains). */
+  virtualTime(): number;
   report(): PlatformReport;
 }
 

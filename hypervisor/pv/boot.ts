@@ -5,6 +5,7 @@
  * update goes through, and set the vcpu at the entry point with r1 = the start-of-day page.
  * The layout is abi/hypercall-numbers.ts's PV_* constants.
  */
+import type { ConsoleSink } from '../devices/console-log.ts';
 import { SEG_W, type GuestImage } from '../../abi/image.ts';
 import { Cr, PAGE_SHIFT, PAGE_SIZE, PTE_P, PTE_U, PTE_W, REG_SP } from '../../abi/isa.ts';
 import * as N from '../../abi/hypercall-numbers.ts';
@@ -22,7 +23,7 @@ export interface BootOptions {
   /** Quota for the balloon; default: twice the start size. */
   maxBytes?: number;
   cmdline?: string;
-  onConsoleByte?: (byte: number) => void;
+  onConsoleOutput?: ConsoleSink;
   /** Console input, read by the guest with console_io read; its arrival raises VIRQ_CONSOLE. */
   consoleInput?: Uint8Array;
   /** The domain's virtio devices: disk, EVENT_IDX (virtio.ts). */
@@ -54,6 +55,9 @@ export function bootDomain(h: PvHost, id: number, image: GuestImage, opts: BootO
   if (image.target !== 'pv') return `image is built for target '${image.target}', a pv domain needs a 'pv' image`;
   const tooNew = abiRefusal(image.abi.major, image.abi.minor);
   if (tooNew) return tooNew;
+  // The field holds bytes with a NUL after them: measure the UTF-8, not the string's length.
+  const cmd = new TextEncoder().encode(opts.cmdline ?? '');
+  if (cmd.length > N.SOD_CMDLINE_MAX - 1) return `the command line is ${cmd.length} bytes of UTF-8, the start-of-day page holds at most ${N.SOD_CMDLINE_MAX - 1}`;
   const nrPages = Math.floor(opts.memoryBytes / PAGE_SIZE);
   const user = PTE_P | PTE_U;
   const lay = new Layout();
@@ -106,7 +110,7 @@ export function bootDomain(h: PvHost, id: number, image: GuestImage, opts: BootO
   for (const [r, l1] of l1ForRegion) i32[FrameTable.entryAddr(dir, r) >>> 2] = (l1 << PAGE_SHIFT) | PTE_P | PTE_W | PTE_U;
   i32[FrameTable.entryAddr(dir, N.PV_LINEAR_PT_VA >>> 22) >>> 2] = (dir << PAGE_SHIFT) | PTE_P | PTE_U;
 
-  const d = new Domain(id, h.mem, mfn(sharedInfo) << PAGE_SHIFT, Math.floor((opts.maxBytes ?? 2 * opts.memoryBytes) / PAGE_SIZE), opts.onConsoleByte);
+  const d = new Domain(id, h.mem, mfn(sharedInfo) << PAGE_SHIFT, Math.floor((opts.maxBytes ?? 2 * opts.memoryBytes) / PAGE_SIZE), opts.onConsoleOutput);
   d.pages = nrPages;
   for (const l1 of l1ForRegion.values()) {
     const s = h.frames.pin(l1, FrameType.L1, id);
@@ -134,7 +138,6 @@ export function bootDomain(h: PvHost, id: number, image: GuestImage, opts: BootO
   put(N.SOD_PT_BASE_MFN, dir);
   put(N.SOD_FIRST_FREE, lay.next);
   put(N.SOD_MAX_PAGES, d.maxPages);
-  const cmd = new TextEncoder().encode((opts.cmdline ?? '').slice(0, N.SOD_CMDLINE_MAX - 1));
   h.mem.u8.set(cmd, sod + N.SOD_CMDLINE);
   const consolePort = d.evtchn.allocate();
   d.evtchn.bindVirq(consolePort, N.VIRQ_CONSOLE);

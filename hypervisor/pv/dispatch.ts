@@ -80,7 +80,7 @@ export function dispatch(h: PvHost, d: Domain, trace?: DispatchTrace): void {
   const entry = slot === undefined ? undefined : slot.kind === 'call' ? slot.entry : slot.commands[d.cpu.regs[1]! >>> 0];
   if (entry === undefined) {
     const name = slot === undefined ? `hypercall${nr}` : `${slot.kind === 'family' ? slot.name : ''}.${d.cpu.regs[1]! >>> 0}`;
-    d.count(d.unknownCalls, name);
+    d.unknownCalls.add(name);
     return fail(d, name, -ENOSYS, 'no such hypercall', trace);
   }
   d.hcCounts[entry.index]! += 1;

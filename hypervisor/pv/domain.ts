@@ -9,6 +9,8 @@ import { Cpu } from '../machine/cpu.ts';
 import type { PhysicalMemory } from '../machine/memory.ts';
 import { EventChannelTable } from './event-channel.ts';
 import { GuestAccess } from './guest-access.ts';
+import { ConsoleLog, type ConsoleSink } from '../devices/console-log.ts';
+import { BoundedCounts, UNKNOWN_CALL_KEYS } from '../limits.ts';
 
 /** Sizes of the counter arrays: more than the ABI has calls and error numbers. */
 export const MAX_CALLS = 128;
@@ -63,14 +65,15 @@ export class Domain {
   /** Virtio devices, numbered as virtio_op list reports them (virtio.ts). */
   readonly virtio: VirtioDevice[] = [];
 
-  readonly console: number[] = [];
+  /** Console output kept for the report (bounded); the sink given at boot streams every byte. */
+  readonly console: ConsoleLog;
   /** Console input the host has for this domain (`--input`), and how much console_read took. */
   consoleInput: Uint8Array = new Uint8Array(0);
   consoleInputPos = 0;
   /** Hypercalls made, by the dispatcher's call index (dispatch.ts CALL_NAMES). */
   readonly hcCounts = new Float64Array(MAX_CALLS);
-  /** Calls to numbers or commands the ABI does not have, by name. */
-  readonly unknownCalls = new Map<string, number>();
+  /** Calls to numbers or commands the ABI does not have, by name: a guest picks the numbers, so the table is bounded (limits.ts). */
+  readonly unknownCalls = new BoundedCounts(UNKNOWN_CALL_KEYS, 'other-unknown');
   /** Refused hypercalls, by error number (errno, positive). */
   readonly errCounts = new Float64Array(MAX_ERRNO);
   /** Bounces into the kernel, by cause (upcall, syscall, page-fault, ...). */
@@ -82,8 +85,9 @@ export class Domain {
     mem: PhysicalMemory,
     sharedInfo: number,
     maxPages: number,
-    readonly onConsoleByte?: (byte: number) => void,
+    onConsoleOutput?: ConsoleSink,
   ) {
+    this.console = new ConsoleLog(onConsoleOutput);
     this.cpu = new Cpu(mem, { portIn: () => -1, portOut: () => {} });
     this.uregs = new Uint32Array(this.cpu.regs.buffer, this.cpu.regs.byteOffset, this.cpu.regs.length);
     this.access = new GuestAccess(mem, () => this.cpu.mmu.ptbr);

@@ -391,10 +391,7 @@ const consoleWrite: Handler = (_h, d, a) => {
   if (a.length === 0) return 0;
   const bytes = d.access.read(a.buffer!, a.length!);
   if (!bytes) return -E.EFAULT;
-  for (const b of bytes) {
-    d.console.push(b);
-    d.onConsoleByte?.(b);
-  }
+  d.console.write(bytes);
   return a.length!;
 };
 

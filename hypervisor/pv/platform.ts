@@ -9,12 +9,14 @@ import type { Domain } from './domain.ts';
 import { errorName } from '../../abi/errors.ts';
 import { CALL_NAMES } from './dispatch.ts';
 import { PvHost } from './pv-host.ts';
+import { MAX_MEMORY_MIB } from '../limits.ts';
+import { consoleReport, type ConsoleSink } from '../devices/console-log.ts';
 import { VirtioBlock } from '../devices/virtio/block.ts';
 import { VIRTIO_BLOCK_DEV, virtioReport } from './virtio.ts';
 
 export interface PvPlatformOptions {
   memoryBytes?: number;
-  onConsoleByte?: (byte: number) => void;
+  onConsoleOutput?: ConsoleSink;
   /** Console input (`--input`): the guest reads it with console_io read, VIRQ_CONSOLE says it is there. */
   input?: Uint8Array;
   trace?: (line: string) => void;
@@ -23,6 +25,10 @@ export interface PvPlatformOptions {
   disk?: Uint8Array;
   /** Called on a virtio-blk FLUSH: make the disk durable. */
   onFlush?: (disk: Uint8Array) => void;
+  /** Called with each byte range the guest wrote into the disk. */
+  onDiskWrite?: (byteOffset: number, length: number) => void;
+  /** The disk is read-only: the guest's writes fail. */
+  diskReadOnly?: boolean;
   /** Offer EVENT_IDX on the virtio devices (default true). */
   eventIdx?: boolean;
 }
@@ -35,30 +41,41 @@ export class PvPlatform implements Platform {
   private dom?: Domain;
 
   constructor(private readonly opts: PvPlatformOptions) {
-    const mem = opts.memoryBytes ?? PV_DEFAULT_MEMORY;
-    // Room for the balloon (quota: twice the start size) and frame 0, which the hypervisor keeps.
-    this.host = new PvHost({ machineBytes: 2 * mem + 64 * 1024, ...(opts.trace ? { trace: opts.trace } : {}) });
+    // Room for the balloon (quota: twice the start size, but never past the memory every mode may
+    // have) and frame 0, which the hypervisor keeps.
+    this.host = new PvHost({ machineBytes: this.quota() + 64 * 1024, ...(opts.trace ? { trace: opts.trace } : {}) });
+  }
+
+  private quota(): number {
+    const mem = this.opts.memoryBytes ?? PV_DEFAULT_MEMORY;
+    return Math.max(mem, Math.min(2 * mem, MAX_MEMORY_MIB * 1024 * 1024));
   }
 
   load(image: GuestImage): string | null {
     const d = this.host.createDomain(image, {
       memoryBytes: this.opts.memoryBytes ?? PV_DEFAULT_MEMORY,
+      maxBytes: this.quota(),
       ...(this.opts.cmdline ? { cmdline: this.opts.cmdline } : {}),
-      ...(this.opts.onConsoleByte ? { onConsoleByte: this.opts.onConsoleByte } : {}),
+      ...(this.opts.onConsoleOutput ? { onConsoleOutput: this.opts.onConsoleOutput } : {}),
       ...(this.opts.input ? { consoleInput: this.opts.input } : {}),
-      virtio: { ...(this.opts.disk ? { disk: this.opts.disk } : {}), ...(this.opts.onFlush ? { onFlush: this.opts.onFlush } : {}), ...(this.opts.eventIdx === false ? { eventIdx: false } : {}) },
+      virtio: { ...(this.opts.disk ? { disk: this.opts.disk } : {}), ...(this.opts.onFlush ? { onFlush: this.opts.onFlush } : {}), ...(this.opts.onDiskWrite ? { onDiskWrite: this.opts.onDiskWrite } : {}), ...(this.opts.diskReadOnly ? { diskReadOnly: true } : {}), ...(this.opts.eventIdx === false ? { eventIdx: false } : {}) },
     });
     if (typeof d === 'string') return d;
     this.dom = d;
     return null;
   }
 
-  run(limit: number): MachineRun {
-    const r = this.host.run(limit);
+  run(limit: number, pauseAt?: number): MachineRun {
+    const r = this.host.run(limit, pauseAt);
+    if (r.stop === 'paused') return { stop: 'paused', exitCode: null };
     const d = this.dom!;
     if (d.state === 'crashed') return { stop: 'crashed', exitCode: null, message: d.crashMessage! };
     if (r.stop === 'shutdown') return { stop: 'shutdown', exitCode: d.exitCode };
     return { stop: r.stop, exitCode: null, message: `${r.message} at pc 0x${(d.cpu.pc >>> 0).toString(16)}` };
+  }
+
+  virtualTime(): number {
+    return this.host.virtualTime();
   }
 
   report(): PlatformReport {
@@ -67,8 +84,11 @@ export class PvPlatform implements Platform {
 }
 
 export function domainReport(d: Domain): PlatformReport {
+  const con = consoleReport(d.console);
+  const boundsHit = { ...con.boundsHit, ...(d.unknownCalls.full ? { unknownHypercalls: `counted ${d.unknownCalls.capacity} distinct unknown hypercalls by name, ${d.unknownCalls.other} more under 'other-unknown' (UNKNOWN_CALL_KEYS)` } : {}) };
   return {
-    console: new TextDecoder().decode(Uint8Array.from(d.console)),
+    ...con,
+    ...(Object.keys(boundsHit).length > 0 ? { boundsHit } : {}),
     instructions: d.cpu.icount - d.cpu.idle,
     idleInstructions: d.cpu.idle,
     events: PvHost.counts(d.bounces),
@@ -89,7 +109,7 @@ function blockDisk(d: Domain): PlatformReport['disk'] {
 
 /** Hypercalls made, by name, only those made. */
 export function hypercallCounts(d: Domain): Record<string, number> {
-  const out = new Map(d.unknownCalls);
+  const out = new Map(d.unknownCalls.entries());
   d.hcCounts.forEach((n, i) => {
     if (n > 0) out.set(CALL_NAMES[i]!, n);
   });

@@ -46,7 +46,7 @@ const iretFrame = new Uint32Array(4);
 const bounceFrame = new Uint32Array(N.BF_BYTES / 4);
 const bounceBytes = new Uint8Array(bounceFrame.buffer);
 
-export type HostStop = 'shutdown' | 'limit' | 'halted';
+export type HostStop = 'shutdown' | 'limit' | 'halted' | 'paused';
 
 export class PvHost {
   readonly mem: PhysicalMemory;
@@ -84,18 +84,30 @@ export class PvHost {
     return d;
   }
 
+  /** Virtual time used by all domains together (the budget `run` counts against). */
+  virtualTime(): number {
+    let used = 0;
+    for (const d of this.domains) used += d.cpu.icount;
+    return used;
+  }
+
   domain(id: number): Domain | undefined {
     const d = this.domains[id];
     return d && d.live ? d : undefined;
   }
 
-  /** Run every domain until all have shut down, or `limit` instructions of virtual time in all. */
-  run(limit: number): { stop: HostStop; message?: string } {
+  /**
+   * Run every domain until all have shut down, or `limit` instructions of virtual time in all.
+   * With `pauseAt`, return 'paused' between two domain slices once that much virtual time has
+   * passed: the scheduler's own loop is where a run can stop and go on unchanged.
+   */
+  run(limit: number, pauseAt = Infinity): { stop: HostStop; message?: string } {
     for (;;) {
       const live = this.domains.filter((d) => d.live);
       if (live.length === 0) return { stop: 'shutdown' };
-      const used = this.domains.reduce((s, d) => s + d.cpu.icount, 0);
+      const used = this.virtualTime();
       if (used >= limit) return { stop: 'limit', message: `stopped after ${limit} instructions (--max-instructions)` };
+      if (used >= pauseAt) return { stop: 'paused' };
       this.pollDevices();
       const d = this.pickRunnable();
       if (d) {

@@ -29,6 +29,10 @@ export interface VirtioOptions {
   disk?: Uint8Array;
   /** Called on a virtio-blk FLUSH: make the disk durable (run.ts RunOptions.onFlush). */
   onFlush?: (disk: Uint8Array) => void;
+  /** Called with each byte range the guest wrote into the disk (run.ts RunOptions.onDiskWrite). */
+  onDiskWrite?: (byteOffset: number, length: number) => void;
+  /** The disk is read-only: VIRTIO_BLK_F_RO offered, every OUT answered IOERR. */
+  diskReadOnly?: boolean;
   /** The software switch the net device joins; domains on one bridge exchange frames. */
   bridge?: NetBridge;
   /** Offer EVENT_IDX (default true); off, to measure what it saves. */
@@ -70,14 +74,9 @@ export function attachVirtio(h: PvHost, d: Domain, opts: VirtioOptions, bridge: 
   d.virtio.push(
     new VirtioConsole({
       ...common(VIRTIO_CONSOLE_DEV, 'console'),
-      onOutput: (bytes) => {
-        for (const b of bytes) {
-          d.console.push(b);
-          d.onConsoleByte?.(b);
-        }
-      },
+      onOutput: (bytes) => d.console.write(bytes),
     }),
-    new VirtioBlock({ ...common(VIRTIO_BLOCK_DEV, 'blk'), disk: opts.disk ?? new Uint8Array(DEFAULT_DISK_BYTES), ...(opts.onFlush ? { onFlush: opts.onFlush } : {}) }),
+    new VirtioBlock({ ...common(VIRTIO_BLOCK_DEV, 'blk'), disk: opts.disk ?? new Uint8Array(DEFAULT_DISK_BYTES), ...(opts.onFlush ? { onFlush: opts.onFlush } : {}), ...(opts.onDiskWrite ? { onWrite: opts.onDiskWrite } : {}), ...(opts.diskReadOnly ? { readOnly: true } : {}) }),
     new VirtioNet({ ...common(VIRTIO_NET_DEV, 'net'), bridge }),
   );
 }

@@ -15,8 +15,7 @@ import type { GuestPhysAddr, MachineAddr } from '../machine/addr.ts';
 import { maddr } from '../machine/addr.ts';
 import { PhysicalMemory, type GuestMemory } from '../machine/memory.ts';
 
-/** The largest machine memory PhysicalMemory allows. */
-export const MACHINE_MAX_BYTES = 0x40000000;
+export { MACHINE_MAX_BYTES } from '../machine/memory.ts';
 
 export class VmMemory implements GuestMemory {
   readonly machine: PhysicalMemory;

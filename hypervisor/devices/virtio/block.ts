@@ -11,6 +11,10 @@
  *   the wrong side) is a malformed ring: DEVICE_NEEDS_RESET.
  * The used length is every writable byte of the chain: data (zeros when the request failed, so
  * the driver never sees stale bytes as data) and the status byte last.
+ *
+ * A read-only disk offers VIRTIO_BLK_F_RO and answers every OUT with IOERR, the disk untouched,
+ * as QEMU does for a drive with readonly=on (virtio_blk_get_features adds VIRTIO_BLK_F_RO when
+ * the BlockBackend is read-only; the write then fails with IOERR under werror=report).
  */
 import {
   VIRTIO_BLK_CFG_BYTES,
@@ -43,7 +47,15 @@ export interface VirtioBlockOptions extends VirtioDeviceOptions {
   readonly id?: string;
   /** Called on FLUSH: make the image durable (write the host file). Throwing answers IOERR. */
   readonly onFlush?: (disk: Uint8Array) => void;
+  /** Called with each byte range an OUT put into the disk (so the host writes back only those). */
+  readonly onWrite?: (byteOffset: number, length: number) => void;
+  /** Offer VIRTIO_BLK_F_RO and fail every OUT with IOERR. */
+  readonly readOnly?: boolean;
 }
+
+/** VIRTIO_BLK_F_RO (5): the device is read-only (virtio 1.2 §5.2.3). Belongs beside
+ *  VIRTIO_BLK_F_FLUSH in abi/ring.ts; kept here until the ABI file takes it. */
+export const VIRTIO_BLK_F_RO_MASK = 1 << 5;
 
 const le32 = (b: Uint8Array, o: number): number => (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
 
@@ -53,6 +65,8 @@ export class VirtioBlock extends VirtioDevice {
   readonly capacity: number;
   private readonly id: Uint8Array;
   private readonly onFlush?: (disk: Uint8Array) => void;
+  private readonly onWrite?: (byteOffset: number, length: number) => void;
+  readonly readOnly: boolean;
   /** Set by a write that reached the disk; cleared by FLUSH. */
   dirty = false;
   /** The request header being decoded: read once into here, reused by every request. */
@@ -61,7 +75,7 @@ export class VirtioBlock extends VirtioDevice {
   readonly blockStats = { reads: 0, writes: 0, flushes: 0, getIds: 0, sectorsRead: 0, sectorsWritten: 0, ioErrors: 0, unsupported: 0 };
 
   constructor(opts: VirtioBlockOptions) {
-    super(opts, VIRTIO_ID_BLOCK, ['requestq'], VIRTIO_BLK_F_FLUSH_MASK);
+    super(opts, VIRTIO_ID_BLOCK, ['requestq'], VIRTIO_BLK_F_FLUSH_MASK | (opts.readOnly ? VIRTIO_BLK_F_RO_MASK : 0));
     this.disk = opts.disk;
     this.capacity = Math.floor(opts.disk.length / VIRTIO_BLK_SECTOR_SIZE);
     const id = new Uint8Array(VIRTIO_BLK_ID_BYTES);
@@ -69,6 +83,8 @@ export class VirtioBlock extends VirtioDevice {
     for (let i = 0; i < Math.min(text.length, VIRTIO_BLK_ID_BYTES); i++) id[i] = text.charCodeAt(i) & 0x7f;
     this.id = id;
     this.onFlush = opts.onFlush;
+    this.onWrite = opts.onWrite;
+    this.readOnly = opts.readOnly === true;
   }
 
   /** virtio_blk_config: capacity in sectors (§5.2.4). */
@@ -111,13 +127,21 @@ export class VirtioBlock extends VirtioDevice {
         if (area > 0) return c.misframed('write-only-buffer', 'the data written to the disk');
         this.blockStats.writes++;
         const len = c.readableBytes - VIRTIO_BLK_REQ_HEADER_BYTES;
+        if (this.readOnly) {
+          this.blockStats.ioErrors++;
+          return this.finish(c, null, 0, 0, VIRTIO_BLK_S_IOERR);
+        }
         const start = this.range(sectorLo, sectorHi, len);
         if (start < 0) return this.finish(c, null, 0, 0, VIRTIO_BLK_S_IOERR);
         // Straight from guest memory into the image: a bad buffer fails before any later one is
-        // copied, but the sectors before it are written, as a real disk's partial DMA would.
+        // copied, but the sectors before it are written, as a real disk's partial DMA would; so
+        // the host hears of the whole range either way (writing back unchanged bytes is harmless).
         const de = c.readInto(VIRTIO_BLK_REQ_HEADER_BYTES, this.disk, start, len);
+        if (len > 0) {
+          this.onWrite?.(start, len);
+          this.dirty = true;
+        }
         if (de) return de;
-        if (len > 0) this.dirty = true;
         this.blockStats.sectorsWritten += len / VIRTIO_BLK_SECTOR_SIZE;
         return this.finish(c, null, 0, 0, VIRTIO_BLK_S_OK);
       }

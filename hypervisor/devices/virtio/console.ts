@@ -9,6 +9,7 @@
  * bytes, so that moving bytes through the queues allocates nothing per chain (a chain's bytes
  * are copied straight between guest memory and these buffers).
  */
+import { ConsoleLog } from '../console-log.ts';
 import { VIRTIO_CONSOLE_MAX_TX, VIRTIO_CONSOLE_QUEUE_RX, VIRTIO_CONSOLE_QUEUE_TX, VIRTIO_ID_CONSOLE } from '../../../abi/ring.ts';
 import { VirtioDevice, type VirtioDeviceOptions } from './device.ts';
 import { DescriptorChain, type RingError } from './virtqueue.ts';
@@ -21,10 +22,11 @@ export interface VirtioConsoleOptions extends VirtioDeviceOptions {
 }
 
 export class VirtioConsole extends VirtioDevice {
-  private readonly onOutput?: (bytes: Uint8Array) => void;
   private readonly inputLimit: number;
-  /** Everything written, in out[0, consoleStats.txBytes); doubles when full. */
-  private out = new Uint8Array(4096);
+  /** Output kept for inspection, bounded (console-log.ts); `onOutput` hears every byte. */
+  private readonly outputLog: ConsoleLog;
+  /** One chain's bytes on their way to the log: a chain is at most VIRTIO_CONSOLE_MAX_TX. */
+  private readonly chainBytes = new Uint8Array(VIRTIO_CONSOLE_MAX_TX);
   /** Input not yet given to the driver: inboxCount bytes from inboxHead, wrapping. */
   private readonly inbox: Uint8Array;
   private inboxHead = 0;
@@ -34,7 +36,7 @@ export class VirtioConsole extends VirtioDevice {
 
   constructor(opts: VirtioConsoleOptions) {
     super(opts, VIRTIO_ID_CONSOLE, ['receiveq', 'transmitq'], 0);
-    this.onOutput = opts.onOutput;
+    this.outputLog = new ConsoleLog(opts.onOutput);
     this.inputLimit = opts.inputLimit ?? 65536;
     this.inbox = new Uint8Array(this.inputLimit);
   }
@@ -43,9 +45,9 @@ export class VirtioConsole extends VirtioDevice {
     return new Uint8Array(0); // no VIRTIO_CONSOLE_F_SIZE: nothing to say
   }
 
-  /** Everything written so far. */
+  /** What is kept of the output: all of it, up to CONSOLE_KEEP_BYTES (hypervisor/limits.ts). */
   output(): Uint8Array {
-    return this.out.slice(0, this.consoleStats.txBytes);
+    return this.outputLog.bytes();
   }
 
   outputText(): string {
@@ -82,17 +84,10 @@ export class VirtioConsole extends VirtioDevice {
       this.consoleStats.txDropped++;
       return 0;
     }
-    const start = this.consoleStats.txBytes;
-    if (start + n > this.out.length) {
-      const grown = new Uint8Array(Math.max(2 * this.out.length, start + n));
-      grown.set(this.out.subarray(0, start));
-      this.out = grown;
-    }
-    const e = c.readInto(0, this.out, start, n);
+    const e = c.readInto(0, this.chainBytes, 0, n);
     if (e) return e;
     this.consoleStats.txBytes += n;
-    // A view, made only for a listener; the bytes under it are never overwritten.
-    if (this.onOutput) this.onOutput(this.out.subarray(start, start + n));
+    this.outputLog.write(this.chainBytes.subarray(0, n));
     return 0;
   }
 

@@ -55,8 +55,8 @@ describe('paravirtual guests', () => {
     if (typeof d0 === 'string' || typeof d1 === 'string') throw new Error('boot failed');
     const r = host.run(10_000_000);
     expect(r.stop).toBe('shutdown');
-    expect(String.fromCharCode(...d1.console)).toBe('ping\n');
-    expect(String.fromCharCode(...d0.console)).toBe('pong\n');
+    expect(String.fromCharCode(...d1.console.bytes())).toBe('ping\n');
+    expect(String.fromCharCode(...d0.console.bytes())).toBe('pong\n');
     expect(d0.exitCode).toBe(0);
     expect(d1.exitCode).toBe(13); // EACCES: the map after revocation failed
     expect([d0.evtchn.sent, d1.evtchn.sent]).toEqual([1, 2]);

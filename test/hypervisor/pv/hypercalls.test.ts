@@ -53,7 +53,7 @@ describe('console_io', () => {
     const { host, d } = boot();
     d[0]!.access.write(BUF, new TextEncoder().encode('hi!'));
     expect(hc(host, d[0]!, N.HC_CONSOLE_IO, N.CONSOLEIO_WRITE, BUF, 3)).toBe(3);
-    expect(String.fromCharCode(...d[0]!.console)).toBe('hi!');
+    expect(String.fromCharCode(...d[0]!.console.bytes())).toBe('hi!');
   });
   it('refuses a length over the bound', () => {
     const { host, d } = boot();

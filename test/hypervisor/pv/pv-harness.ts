@@ -107,7 +107,7 @@ export function snapshot(host: PvHost) {
       grantMaps: JSON.stringify(d.grantMaps),
       evtchn: [d.evtchn.state, d.evtchn.remoteDom, d.evtchn.remotePort, d.evtchn.virq, d.evtchn.virqPort, d.evtchn.devicePort].map((a) => Array.from(a)),
       events: [d.evtchn.sent, d.evtchn.notified, d.upcalls],
-      console: d.console.length,
+      console: d.console.total,
       consoleInput: d.consoleInputPos,
     })),
   };

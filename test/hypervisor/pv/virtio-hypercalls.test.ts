@@ -79,7 +79,7 @@ describe('virtio_op', () => {
     q.add([{ addr: text, len: 17 }]);
     q.publish();
     expect(v(host, dom, N.VIRTIO_KICK, CONSOLE, R.VIRTIO_CONSOLE_QUEUE_TX)).toBe(0);
-    expect(String.fromCharCode(...dom.console)).toBe('through the ring\n');
+    expect(String.fromCharCode(...dom.console.bytes())).toBe('through the ring\n');
     expect(dom.evtchn.status(port)).toBe(N.EVTCHNSTAT_DEVICE | (CONSOLE << 8));
     const pendingWord = host.mem.i32[(dom.evtchn.sharedInfo + 32) >>> 2]!;
     expect(pendingWord & (1 << port)).not.toBe(0);

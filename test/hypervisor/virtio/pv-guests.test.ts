@@ -68,7 +68,7 @@ function firstDifference(a: Uint8Array, b: Uint8Array): number {
   return -1;
 }
 
-const text = (d: Domain): string => new TextDecoder().decode(Uint8Array.from(d.console));
+const text = (d: Domain): string => new TextDecoder().decode(d.console.bytes());
 
 describe('a pv guest on the virtio console', () => {
   it.each([true, false])('writes 64 KiB in one batch with at most 4 kicks (EVENT_IDX %s)', (eventIdx) => {

@@ -86,10 +86,12 @@ describe('tsvisor run --mode trap|hw', () => {
     expect(trap.out).toContain('CORRUPTED');
   });
 
-  it('refuses a guest memory the machine cannot hold with one line, not a crash', async () => {
-    const r = await cli('run', img('demo'), '--mode', 'trap', '--memory', '1024');
-    expect(r.code).toBe(2);
-    expect(r.err.trimEnd().split('\n')).toHaveLength(1);
-    expect(r.err).toMatch(/do not fit/);
+  it('takes the same --memory bound as every mode: 1024 MiB boots, 1025 is one line', async () => {
+    for (const mode of ['trap', 'hw']) {
+      expect((await cli('run', img('demo'), '--mode', mode, '--memory', '1024', '--max-instructions', '20000')).err, mode).not.toMatch(/do not fit|Error/);
+      const r = await cli('run', img('demo'), '--mode', mode, '--memory', '1025');
+      expect(r.code).toBe(2);
+      expect(r.err).toBe('tsvisor: --memory: at most 1024 MiB in every mode, got 1025\n');
+    }
   });
 });
