@@ -153,6 +153,8 @@ export interface LiveOptions {
   between?: () => Promise<void> | void;
   /** Host time one slice aims at; the stop checks and `between` run this often (default 10 ms). */
   sliceMs?: number;
+  /** A fixed slice in instructions instead (tests: any slicing must give runImage's result). */
+  sliceInstructions?: number;
 }
 
 /** Slices start small (a first slice with --trace may be slow) and adapt to about `sliceMs`. */
@@ -172,7 +174,7 @@ export async function runImageLive(image: GuestImage, opts: RunOptions & LiveOpt
   const sliceMs = opts.sliceMs ?? 10;
   const t0 = performance.now();
   const elapsedNs = (): number => Math.round((performance.now() - t0) * 1e6);
-  let slice = FIRST_SLICE;
+  let slice = opts.sliceInstructions ?? FIRST_SLICE;
   for (;;) {
     const s0 = performance.now();
     const r = m.run(limit, m.virtualTime() + slice);
@@ -190,6 +192,7 @@ export async function runImageLive(image: GuestImage, opts: RunOptions & LiveOpt
     if (opts.timeoutMs !== undefined && now - t0 >= opts.timeoutMs) {
       return result(m, opts.mode, { stop: 'timeout', exitCode: null, message: `stopped after ${formatSeconds(opts.timeoutMs)} of host time (--timeout), at ${m.virtualTime()} instructions` }, elapsedNs());
     }
+    if (opts.sliceInstructions !== undefined) continue;
     const took = Math.max(now - s0, 0.01);
     slice = Math.min(MAX_SLICE, Math.max(FIRST_SLICE, Math.round(slice * Math.min(4, sliceMs / took))));
   }
