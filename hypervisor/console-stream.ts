@@ -22,6 +22,12 @@ export class ConsoleStream {
 
   /** The sink a run's console writes into (RunOptions.onConsoleOutput). */
   readonly sink: ConsoleSink = (bytes) => {
+    if (bytes.length === 1) {
+      // The UART's case, a byte per OUT: no subarray per byte.
+      this.buf[this.n++] = bytes[0]!;
+      if (this.n === this.buf.length) this.flush();
+      return;
+    }
     let i = 0;
     while (i < bytes.length) {
       const k = Math.min(bytes.length - i, this.buf.length - this.n);
