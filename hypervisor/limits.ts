@@ -17,6 +17,9 @@
  * | grant mappings | GNTTAB_MAX_ENTRIES per domain (abi/hypercall-numbers.ts) | -ENOSPC |
  * | event channels | the shared page's bitmap (abi/shared-info.ts) | -ENOSPC |
  * | virtio requests in flight | the queue size Q (at most 32768), one chain time-to-live of Q | the device goes to NEEDS_RESET (devices/virtio) |
+ * | frames waiting for a net receive buffer | 256 per device (devices/virtio/net.ts `backlog`) | dropped and counted (rxDropped), as a full NIC queue |
+ * | console input waiting for the guest | 64 KiB (devices/virtio/console.ts `inputLimit`) | dropped and counted (inputDropped) |
+ * | a device's ring-error log | 16 lines (devices/virtio/device.ts ERROR_LOG) | the oldest line goes |
  * | trace lines (`--trace`) | none kept: each is written as it happens | — |
  * | virtual time | `--max-instructions` (DEFAULT_MAX_INSTRUCTIONS) | the run stops: exit status EXIT_BUDGET |
  * | host time | `--timeout` seconds (DEFAULT_TIMEOUT_SECONDS) | the run stops: exit status EXIT_TIMEOUT |
