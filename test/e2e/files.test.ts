@@ -224,10 +224,10 @@ describe('inputs that are not regular files end at once with one line', () => {
     expectOneLineError(await cli('run', nativeImg, '--disk', sub()), /cannot read disk image '.*': is a directory$/m);
   });
 
-  it('run FIFO and run --disk FIFO (in a child with a time limit: a regression would hang, not fail)', { timeout: 120_000 }, () => {
+  it('run FIFO, run --disk FIFO and compile FIFO (in a child with a time limit: a regression would hang, not fail)', { timeout: 180_000 }, () => {
     const fifo = join(sub(), 'fifo');
     execFileSync('mkfifo', [fifo]);
-    for (const args of [['run', fifo], ['run', nativeImg, '--disk', fifo]]) {
+    for (const args of [['run', fifo], ['run', nativeImg, '--disk', fifo], ['compile', fifo, '-o', join(sub(), 'x.img')]]) {
       const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000 });
       expect(r.signal).toBe(null);
       expectOneLineError({ code: r.status, err: r.stderr }, /not a regular file \(FIFO\)$/m);
