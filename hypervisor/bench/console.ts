@@ -35,7 +35,7 @@ async function once(img: GuestImage, mode: Mode, budget: number, sink: Sink, dir
   if (sink === 'file') {
     const ws = createWriteStream(join(dir, 'console.out'));
     stream = ws;
-    done = new Promise((r) => ws.on('close', r));
+    done = new Promise<void>((r) => ws.on('close', () => r()));
   } else if (sink === 'pipe') {
     const cat = spawn('sh', ['-c', 'cat > /dev/null'], { stdio: ['pipe', 'ignore', 'inherit'] });
     stream = cat.stdin;
