@@ -28,7 +28,7 @@ import { PhysicalRingMemory, region } from '../../hypervisor/devices/virtio/ring
 import { defaultBudget, type RingMemory } from '../../hypervisor/devices/virtio/virtqueue.ts';
 import type { MachineAddr } from '../../hypervisor/machine/addr.ts';
 import { PhysicalMemory } from '../../hypervisor/machine/memory.ts';
-import { Arena, bringUp, DriverQueue, recorder as notifications, type RawDesc } from '../hypervisor/virtio/driver.ts';
+import { Arena, bringUp, counting, DriverQueue, recorder as notifications, type RawDesc } from '../hypervisor/virtio/driver.ts';
 import { check, checkOneLine, hashBytes, HeapWatch, noThrow, recorder, type Tally } from './common.ts';
 
 /** A's range and B's range of one machine memory. */
@@ -36,21 +36,6 @@ export const A_END = 0x80000;
 export const B_START = 0x80000;
 export const B_END = 0x100000;
 
-/** Counts every call into a RingMemory: the measure of a call's work. */
-export function counting(inner: RingMemory): { mem: RingMemory; count: () => number } {
-  let n = 0;
-  const mem: RingMemory = {
-    check: (a, l, w) => (n++, inner.check(a, l, w)),
-    readU16: (a) => (n++, inner.readU16(a)),
-    readU32: (a) => (n++, inner.readU32(a)),
-    writeU16: (a, v) => (n++, inner.writeU16(a, v)),
-    writeU32: (a, v) => (n++, inner.writeU32(a, v)),
-    readInto: (a: MachineAddr, d, at, l) => (n++, inner.readInto(a, d, at, l)),
-    writeFrom: (a: MachineAddr, d, at, l) => (n++, inner.writeFrom(a, d, at, l)),
-    fill: (a: MachineAddr, l, v) => (n++, inner.fill(a, l, v)),
-  };
-  return { mem, count: () => n };
-}
 
 /** The bound on one call's memory accesses for queue size q: linear in Q (see property.test.ts). */
 export const accessBound = (q: number): number => 16 * (defaultBudget(q).descriptors + 2 * q + 2);

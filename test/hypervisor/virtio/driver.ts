@@ -10,7 +10,8 @@ import { PhysicalMemory } from '../../../hypervisor/machine/memory.ts';
 import type { Notify, NotifyKind, SetupError, VirtioDevice } from '../../../hypervisor/devices/virtio/device.ts';
 import { formatSetupError } from '../../../hypervisor/devices/virtio/device.ts';
 import { PhysicalRingMemory, region } from '../../../hypervisor/devices/virtio/ring-memory.ts';
-import type { QueueConfig } from '../../../hypervisor/devices/virtio/virtqueue.ts';
+import type { QueueConfig, RingMemory } from '../../../hypervisor/devices/virtio/virtqueue.ts';
+import type { MachineAddr } from '../../../hypervisor/machine/addr.ts';
 
 const u16 = (n: number): number => n & 0xffff;
 
@@ -260,3 +261,19 @@ export function domain(): { mem: PhysicalMemory; ring: PhysicalRingMemory; arena
 }
 
 export const text = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+/** Counts every call into a RingMemory: the measure of a device call's work (the O(Q) bound). */
+export function counting(inner: RingMemory): { mem: RingMemory; count: () => number } {
+  let n = 0;
+  const mem: RingMemory = {
+    check: (a, l, w) => (n++, inner.check(a, l, w)),
+    readU16: (a) => (n++, inner.readU16(a)),
+    readU32: (a) => (n++, inner.readU32(a)),
+    writeU16: (a, v) => (n++, inner.writeU16(a, v)),
+    writeU32: (a, v) => (n++, inner.writeU32(a, v)),
+    readInto: (a: MachineAddr, d, at, l) => (n++, inner.readInto(a, d, at, l)),
+    writeFrom: (a: MachineAddr, d, at, l) => (n++, inner.writeFrom(a, d, at, l)),
+    fill: (a: MachineAddr, l, v) => (n++, inner.fill(a, l, v)),
+  };
+  return { mem, count: () => n };
+}

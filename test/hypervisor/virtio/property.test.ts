@@ -10,23 +10,7 @@ import { VirtioBlock } from '../../../hypervisor/devices/virtio/block.ts';
 import { VirtioConsole } from '../../../hypervisor/devices/virtio/console.ts';
 import type { VirtioDevice } from '../../../hypervisor/devices/virtio/device.ts';
 import { defaultBudget, DescriptorChain, Virtqueue, type RingMemory } from '../../../hypervisor/devices/virtio/virtqueue.ts';
-import { bringUp, domain, DriverQueue, recorder, type RawDesc } from './driver.ts';
-
-/** Counts every call into the memory. */
-function counting(inner: RingMemory): { mem: RingMemory; count: () => number } {
-  let n = 0;
-  const mem: RingMemory = {
-    check: (a, l, w) => (n++, inner.check(a, l, w)),
-    readU16: (a) => (n++, inner.readU16(a)),
-    readU32: (a) => (n++, inner.readU32(a)),
-    writeU16: (a, v) => (n++, inner.writeU16(a, v)),
-    writeU32: (a, v) => (n++, inner.writeU32(a, v)),
-    readInto: (a: MachineAddr, d, at, l) => (n++, inner.readInto(a, d, at, l)),
-    writeFrom: (a: MachineAddr, d, at, l) => (n++, inner.writeFrom(a, d, at, l)),
-    fill: (a: MachineAddr, l, v) => (n++, inner.fill(a, l, v)),
-  };
-  return { mem, count: () => n };
-}
+import { bringUp, counting, domain, DriverQueue, recorder, type RawDesc } from './driver.ts';
 
 const BUFS = 0x40000; // random buffers point around here (inside the domain, which ends at 0x80000)
 const TABLES = 0x60000; // two indirect tables live here
