@@ -27,6 +27,7 @@ import { HwMachine } from '../../hypervisor/vmm/hw.ts';
 import { TrapMachine } from '../../hypervisor/vmm/trap.ts';
 import { check, checkOneLine, checkResultSize, hashBytes, HeapWatch, noThrow, recorder, type Tally } from './common.ts';
 import { asm } from './pv-props.ts';
+import { LOGGING_HANDLERS } from '../hypervisor/vmm/logging-kernel.ts';
 
 /** Every mode gets the same budget and memory. */
 export const BUDGET = 4000;
@@ -103,26 +104,7 @@ const PROLOGUE = (period: number, paged: boolean): string => `
     sti
     li32 r14, ${BODY}
     jr r14
-  h: push r1
-    mfcr r1, cause
-    out 0x3f8, r1
-    li r14, 3
-    beq r1, r14, ret
-    li r14, 0x80
-    beq r1, r14, ret
-    ldw r1, [sp+4]
-    addi r1, r1, 4
-    stw r1, [sp+4]
-  ret: pop r1
-    iret
-  irq: push r1
-    li r1, 'T'
-    out 0x3f8, r1
-    out 0x20, r1
-    pop r1
-    iret
-    .align 4
-  vec: .space 1024`;
+  ${LOGGING_HANDLERS}`;
 
 /**
  * Paging on: a directory at 0x9000 whose entry 0 names an L1 at 0xa000 mapping the first 64 KiB

@@ -9,6 +9,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { asm, expectSameInEveryMode, monitor, runMode, VMM_MODES } from './harness.ts';
+import { LOGGING_HANDLERS } from './logging-kernel.ts';
 
 const R = (max = 11): fc.Arbitrary<string> => fc.integer({ min: 1, max }).map((n) => `r${n}`);
 const SRC = fc.integer({ min: 0, max: 13 }).map((n) => `r${n}`);
@@ -63,26 +64,7 @@ function program(body: string[], period: number): string {
     sti
     ${body.join('\n    ')}
     ${DUMP}
-  h: push r1
-    mfcr r1, cause
-    out 0x3f8, r1
-    li r14, 3
-    beq r1, r14, ret
-    li r14, 0x80
-    beq r1, r14, ret
-    ldw r1, [sp+4]
-    addi r1, r1, 4
-    stw r1, [sp+4]
-  ret: pop r1
-    iret
-  irq: push r1
-    li r1, 'T'
-    out 0x3f8, r1
-    out 0x20, r1
-    pop r1
-    iret
-    .align 4
-  vec: .space 1024`;
+  ${LOGGING_HANDLERS}`;
 }
 
 const programs = (sensitive: boolean) =>
