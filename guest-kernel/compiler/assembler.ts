@@ -37,6 +37,7 @@ import {
 import { checkImage, formatImageError, SEG_R, SEG_W, SEG_X, type GuestImage, type ImageLine, type ImageTarget } from '../../abi/image.ts';
 import { LOAD_BASE } from '../../abi/platform.ts';
 import { ABI_MAJOR, ABI_MINOR } from '../../abi/version.ts';
+import { cachedResult, resolveEqu } from './asm-equ.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Public API
@@ -221,7 +222,7 @@ function lexChar(src: string, start: number): { value: number; next: number } | 
 // ---------------------------------------------------------------------------------------------
 // Parser: tokens to statements, operands and expressions.
 
-type Expr =
+export type Expr =
   | { k: 'num'; value: number; col: number }
   | { k: 'sym'; name: string; col: number }
   | { k: 'dot'; col: number }
@@ -252,6 +253,10 @@ interface Stmt {
 
 class Cursor {
   private i = 0;
+  /** Parentheses and unary operators open around the parser's position (checked on the way down). */
+  nesting = 0;
+  /** Levels of operators and parentheses in the expression parsed last (checked on the way up). */
+  depth = 0;
   constructor(
     private readonly tokens: readonly Token[],
     /** Column just past the end of the line, for "expected ... at end of line". */
@@ -371,15 +376,31 @@ type UnaryOp = '-' | '+' | '~';
 const isBinaryOp = (t: Token | undefined): t is Extract<Token, { kind: 'punct' }> & { text: BinaryOp } =>
   t?.kind === 'punct' && Object.hasOwn(PRECEDENCE, t.text);
 
+/**
+ * The deepest expression accepted, in levels of operators and parentheses: far beyond what an
+ * address computation needs, and far below what would overflow the host's stack in the parser
+ * (which recurses per parenthesis and unary operator) or in evaluation (per level, a long chain
+ * `1+1+...` included).
+ */
+export const MAX_EXPR_DEPTH = 256;
+
+const tooDeep = (col: number): Fail => new Fail(col, `expression nested too deeply (more than ${MAX_EXPR_DEPTH} levels of operators and parentheses)`);
+
 function parseExpr(cur: Cursor, minPrecedence = 1): Expr | Fail {
   let left = parseUnary(cur);
   if (left instanceof Fail) return left;
+  let depth = cur.depth;
   for (;;) {
     const t = cur.peek();
-    if (!isBinaryOp(t) || PRECEDENCE[t.text] < minPrecedence) return left;
+    if (!isBinaryOp(t) || PRECEDENCE[t.text] < minPrecedence) {
+      cur.depth = depth;
+      return left;
+    }
     cur.next();
     const right = parseExpr(cur, PRECEDENCE[t.text] + 1);
     if (right instanceof Fail) return right;
+    depth = Math.max(depth, cur.depth) + 1;
+    if (depth > MAX_EXPR_DEPTH) return tooDeep(t.col);
     left = { k: 'binary', op: t.text, left, right, col: t.col };
   }
 }
@@ -388,14 +409,19 @@ function parseUnary(cur: Cursor): Expr | Fail {
   const t = cur.peek();
   if (t?.kind === 'punct' && (t.text === '-' || t.text === '+' || t.text === '~')) {
     cur.next();
+    if (++cur.nesting > MAX_EXPR_DEPTH) return tooDeep(t.col);
     const arg = parseUnary(cur);
-    return arg instanceof Fail ? arg : { k: 'unary', op: t.text as UnaryOp, arg, col: t.col };
+    cur.nesting--;
+    if (arg instanceof Fail) return arg;
+    if (++cur.depth > MAX_EXPR_DEPTH) return tooDeep(t.col);
+    return { k: 'unary', op: t.text as UnaryOp, arg, col: t.col };
   }
   return parsePrimary(cur);
 }
 
 function parsePrimary(cur: Cursor): Expr | Fail {
   const t = cur.next();
+  cur.depth = 0;
   if (t?.kind === 'num') return { k: 'num', value: t.value, col: t.col };
   if (t?.kind === 'ident') {
     if (t.text === '.') return { k: 'dot', col: t.col };
@@ -405,10 +431,13 @@ function parsePrimary(cur: Cursor): Expr | Fail {
     return { k: 'sym', name: t.text, col: t.col };
   }
   if (t?.kind === 'punct' && t.text === '(') {
+    if (++cur.nesting > MAX_EXPR_DEPTH) return tooDeep(t.col);
     const inner = parseExpr(cur);
+    cur.nesting--;
     if (inner instanceof Fail) return inner;
     if (!cur.isPunct(')')) return new Fail(cur.col(), `expected ')', got ${tokenText(cur.peek())}`);
     cur.next();
+    if (++cur.depth > MAX_EXPR_DEPTH) return tooDeep(t.col);
     return inner;
   }
   return new Fail(t?.col ?? cur.endCol, `expected an expression, got ${tokenText(t)}`);
@@ -435,15 +464,16 @@ function parseSource(a: Assembly, text: string): Stmt[] {
 // ---------------------------------------------------------------------------------------------
 // Assembly state
 
-type SymbolDef =
-  | { kind: 'label'; line: number; col: number; value?: number }
-  | { kind: 'equ'; line: number; col: number; expr: Expr; dot?: number; value?: number; resolving: boolean };
+export type SymbolDef = { kind: 'label'; line: number; col: number; value?: number } | EquDef;
+/** `result`: the last result that was not a value, while it holds (asm-equ.ts). */
+export type EquDef = { kind: 'equ'; line: number; col: number; expr: Expr; dot?: number; value?: number; resolving: boolean; result?: Eval };
 
 /** What evaluating an expression gave: a value, or why not. */
-type Eval =
+export type Eval =
   | { kind: 'value'; value: number }
   | { kind: 'undefined'; name: string; col: number; line?: number } // defined nowhere
-  | { kind: 'later'; name: string; col: number; line?: number } // defined, but not yet at this point of pass 1
+  // Defined, but not yet at this point of pass 1; `blocker` is the label (or `.equ` position) waited for.
+  | { kind: 'later'; name: string; col: number; line?: number; blocker?: SymbolDef }
   | { kind: 'error'; col: number; message: string; line?: number };
 
 const SEG_RWX = SEG_R | SEG_W | SEG_X;
@@ -557,15 +587,14 @@ class Assembly {
     const def = this.symbols.get(name);
     if (!def) return { kind: 'undefined', name, col };
     if (def.value !== undefined) return { kind: 'value', value: def.value };
-    if (def.kind === 'label') return { kind: 'later', name, col };
+    if (def.kind === 'label') return { kind: 'later', name, col, blocker: def };
     if (def.resolving) return { kind: 'error', col, message: `symbol '${name}' is defined in terms of itself` };
-    def.resolving = true;
-    const v = this.evaluate(def.expr, def.dot);
-    def.resolving = false;
-    // Cache only settled values: a 'later' may become a value once pass 1 gets further.
-    if (v.kind === 'value') def.value = v.value;
-    // A problem inside the definition is reported on the definition's line, where its column points.
-    return v.kind !== 'value' && v.line === undefined ? { ...v, line: def.line } : v;
+    // Iteratively, in dependency order (asm-equ.ts): a long chain of .equs must not recurse.
+    return cachedResult(def) ?? resolveEqu(this, def);
+  }
+
+  evaluateDefinition(def: EquDef): Eval {
+    return this.evaluate(def.expr, def.dot);
   }
 
   /**

@@ -27,7 +27,8 @@ import { formatListing, lineTable } from './listing.ts';
 import { FunctionLowerer } from './lower.ts';
 import { minimalCleanup, optimizeFunction } from './optimize.ts';
 import { peephole } from './peephole.ts';
-import { loadProgram } from './program.ts';
+import { MAX_NESTING } from './limits.ts';
+import { clearSourceCache, loadProgram } from './program.ts';
 import { allocateRegisters, printAllocation } from './regalloc.ts';
 import { ENTRY_LABEL, interruptStub, PV_BOOT_STACK_BYTES, STACK_TOP_LABEL, startupCode } from './startup.ts';
 import { SubsetChecker } from './subset.ts';
@@ -36,6 +37,22 @@ import type { CompileOptions, CompileResult, CompileStats } from './types.ts';
 const now = (): number => performance.now();
 
 export function compile(entryFile: string, opts: CompileOptions): CompileResult {
+  try {
+    return compileProgram(entryFile, opts);
+  } catch (e) {
+    // The last resort behind limits.ts, which refuses nesting deep enough to overflow the host's
+    // stack before any recursive pass runs: should something still overflow it (in TypeScript,
+    // say, on a shape the estimate missed), the user gets a diagnostic, not a stack trace. The
+    // parse cache goes, since TypeScript may have left a file half bound.
+    if (!(e instanceof RangeError) || !/call stack/i.test(e.message)) throw e;
+    clearSourceCache();
+    const file = displayPath(path.resolve(entryFile), path.resolve(opts.rootDir ?? process.cwd()));
+    const message = `program nested too deeply to compile (the compiler ran out of stack; keep nesting within ${MAX_NESTING} levels)`;
+    return { ok: false, diagnostics: [{ code: Code.nesting, category: 'error', message, pos: { file, line: 1, col: 1 } }] };
+  }
+}
+
+function compileProgram(entryFile: string, opts: CompileOptions): CompileResult {
   const rootDir = path.resolve(opts.rootDir ?? process.cwd());
   const bag = new DiagnosticBag(rootDir);
   const ms: CompileStats['ms'] = { load: 0, check: 0, lower: 0, optimize: 0, regalloc: 0, emit: 0, assemble: 0 };

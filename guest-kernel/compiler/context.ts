@@ -474,9 +474,21 @@ export class GuestContext {
     return decl !== undefined && ts.isNamespaceImport(decl);
   }
 
-  private constBinary(b: ts.BinaryExpression, scope?: LocalScope): ConstValue | undefined {
+  /**
+   * A left-deep chain (`a + b + c ...`) is folded with a loop, innermost operator first, not by
+   * recursion: its length is not nesting (limits.ts), and must not overflow the stack.
+   */
+  private constBinary(outer: ts.BinaryExpression, scope?: LocalScope): ConstValue | undefined {
+    const chain = [outer];
+    for (let e = outer.left; ts.isBinaryExpression(e); e = e.left) chain.push(e);
+    let value = this.constValue(chain[chain.length - 1]!.left, scope);
+    for (let k = chain.length - 1; k >= 0; k--) value = this.constOperator(chain[k]!, value, scope);
+    return value;
+  }
+
+  /** `b` folded, given its left operand's value `l` (undefined: not a constant). */
+  private constOperator(b: ts.BinaryExpression, l: ConstValue | undefined, scope?: LocalScope): ConstValue | undefined {
     const op = b.operatorToken.kind;
-    const l = this.constValue(b.left, scope);
     if (op === ts.SyntaxKind.AmpersandAmpersandToken || op === ts.SyntaxKind.BarBarToken) {
       if (!l || l.kind !== 'num') return undefined;
       const takeLeft = op === ts.SyntaxKind.AmpersandAmpersandToken ? l.value === 0 : l.value !== 0;

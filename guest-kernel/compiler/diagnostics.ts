@@ -47,6 +47,7 @@ export const Code = {
   constArg: 'TSG3005',
   arrayLength: 'TSG3006',
   offsetRange: 'TSG3007',
+  nesting: 'TSG3008',
 
   internal: 'TSG9001',
 } as const;

@@ -286,7 +286,43 @@ function lowerUpdate(l: FunctionLowerer, target: ts.Expression, delta: 1 | -1, d
   return prefix ? regOperand(updated) : old;
 }
 
-function lowerBinary(l: FunctionLowerer, e: ts.BinaryExpression, discard: boolean): Operand {
+/** Operators whose left operand is a value (not a place assigned to). */
+const takesLeftValue = (e: ts.BinaryExpression): boolean => e.operatorToken.kind !== ts.SyntaxKind.EqualsToken && !isCompoundAssignment(e.operatorToken.kind);
+const isComma = (e: ts.BinaryExpression): boolean => e.operatorToken.kind === ts.SyntaxKind.CommaToken;
+
+/**
+ * A left-deep chain (`v0 + v1 + ... + v2999`, `a, b, c`, `p && q && r`) is lowered with a loop,
+ * innermost operator first, not by recursion: its length is not nesting (limits.ts), and must
+ * not overflow the stack. The code is the same as recursion would give.
+ */
+function lowerBinary(l: FunctionLowerer, outer: ts.BinaryExpression, discard: boolean): Operand {
+  if (!takesLeftValue(outer)) return lowerAssignment(l, outer);
+  const chain = [outer];
+  for (let e = outer.left; ts.isBinaryExpression(e) && takesLeftValue(e); e = e.left) chain.push(e);
+  const inner = chain[chain.length - 1]!;
+  let value = lowerExpr(l, inner.left, isComma(inner));
+  for (let k = chain.length - 1; k >= 0; k--) {
+    // A comma discards its left operand's value; the outermost operator's is discarded as asked.
+    value = lowerOperator(l, chain[k]!, value, k === 0 ? discard : isComma(chain[k - 1]!));
+  }
+  return value;
+}
+
+/** `e`, an operator whose left operand is a value, given that value. */
+function lowerOperator(l: FunctionLowerer, e: ts.BinaryExpression, left: Operand, discard: boolean): Operand {
+  const op = e.operatorToken.kind;
+  if (op === ts.SyntaxKind.CommaToken) return lowerExpr(l, e.right, discard);
+  if (op === ts.SyntaxKind.AmpersandAmpersandToken || op === ts.SyntaxKind.BarBarToken) {
+    return lowerLogical(l, e, left, op === ts.SyntaxKind.AmpersandAmpersandToken);
+  }
+  const a = stable(l, left, e.right);
+  const b = lowerExpr(l, e.right);
+  if (isComparison(op)) return compareValue(l, op, a, b, e);
+  return arith(l, op, a, b, e);
+}
+
+/** `=` and the compound assignments. */
+function lowerAssignment(l: FunctionLowerer, e: ts.BinaryExpression): Operand {
   const op = e.operatorToken.kind;
   if (op === ts.SyntaxKind.EqualsToken) {
     const lv = lvalueOf(l, e.left);
@@ -297,25 +333,12 @@ function lowerBinary(l: FunctionLowerer, e: ts.BinaryExpression, discard: boolea
   if (op === ts.SyntaxKind.AmpersandAmpersandEqualsToken || op === ts.SyntaxKind.BarBarEqualsToken) {
     return lowerLogicalAssign(l, e, op === ts.SyntaxKind.AmpersandAmpersandEqualsToken);
   }
-  if (isCompoundAssignment(op)) {
-    const lv = lvalueOf(l, e.left);
-    if (!lv) return ZERO;
-    const old = stable(l, readLValue(l, lv), e.right);
-    const v = arith(l, compoundBase(op), old, lowerExpr(l, e.right), e);
-    writeLValue(l, lv, v);
-    return v;
-  }
-  if (op === ts.SyntaxKind.CommaToken) {
-    lowerExpr(l, e.left, true);
-    return lowerExpr(l, e.right, discard);
-  }
-  if (op === ts.SyntaxKind.AmpersandAmpersandToken || op === ts.SyntaxKind.BarBarToken) {
-    return lowerLogical(l, e, op === ts.SyntaxKind.AmpersandAmpersandToken);
-  }
-  const a = stable(l, lowerExpr(l, e.left), e.right);
-  const b = lowerExpr(l, e.right);
-  if (isComparison(op)) return compareValue(l, op, a, b, e);
-  return arith(l, op, a, b, e);
+  const lv = lvalueOf(l, e.left);
+  if (!lv) return ZERO;
+  const old = stable(l, readLValue(l, lv), e.right);
+  const v = arith(l, compoundBase(op), old, lowerExpr(l, e.right), e);
+  writeLValue(l, lv, v);
+  return v;
 }
 
 /** Snapshot a local's register when `later` (evaluated after it) may assign that local. */
@@ -326,12 +349,20 @@ function stable(l: FunctionLowerer, o: Operand, ...later: ts.Expression[]): Oper
   return regOperand(copy, o.range);
 }
 
-function mayAssign(e: ts.Node): boolean {
-  if (ts.isBinaryExpression(e) && (e.operatorToken.kind === ts.SyntaxKind.EqualsToken || isCompoundAssignment(e.operatorToken.kind))) return true;
-  if ((ts.isPrefixUnaryExpression(e) || ts.isPostfixUnaryExpression(e)) && (e.operator === ts.SyntaxKind.PlusPlusToken || e.operator === ts.SyntaxKind.MinusMinusToken)) {
-    return true;
+/** Whether `root` contains an assignment or `++`/`--`. Iterative: chains may be long. */
+function mayAssign(root: ts.Node): boolean {
+  const work = [root];
+  while (work.length > 0) {
+    const e = work.pop()!;
+    if (ts.isBinaryExpression(e) && (e.operatorToken.kind === ts.SyntaxKind.EqualsToken || isCompoundAssignment(e.operatorToken.kind))) return true;
+    if ((ts.isPrefixUnaryExpression(e) || ts.isPostfixUnaryExpression(e)) && (e.operator === ts.SyntaxKind.PlusPlusToken || e.operator === ts.SyntaxKind.MinusMinusToken)) {
+      return true;
+    }
+    ts.forEachChild(e, (c) => {
+      work.push(c);
+    });
   }
-  return ts.forEachChild(e, (c) => (mayAssign(c) ? true : undefined)) ?? false;
+  return false;
 }
 
 function compoundBase(op: ts.SyntaxKind): ts.SyntaxKind {
@@ -530,9 +561,8 @@ function compareValue(l: FunctionLowerer, op: ts.SyntaxKind, a: Operand, b: Oper
   return regOperand(dst, 'nonneg');
 }
 
-/** `a && b` / `a || b` as a value: JavaScript returns the deciding operand, not a boolean. */
-function lowerLogical(l: FunctionLowerer, e: ts.BinaryExpression, isAnd: boolean): Operand {
-  const a = lowerExpr(l, e.left);
+/** `a && b` / `a || b` as a value, given `a`: JavaScript returns the deciding operand, not a boolean. */
+function lowerLogical(l: FunctionLowerer, e: ts.BinaryExpression, a: Operand, isAnd: boolean): Operand {
   if (a.k === 'const') return (a.v === 0) === isAnd ? a : lowerExpr(l, e.right);
   const result = l.vreg();
   l.emit({ k: 'mov', dst: result, src: a.r });
@@ -631,18 +661,36 @@ function lowerCharCodeAt(l: FunctionLowerer, str: ts.Expression, index: ts.Expre
 // ---------------------------------------------------------------------------------------------
 // Conditions
 
+const isAndOr = (e: ts.BinaryExpression): boolean =>
+  e.operatorToken.kind === ts.SyntaxKind.AmpersandAmpersandToken || e.operatorToken.kind === ts.SyntaxKind.BarBarToken;
+
 /** Lower `e` as a condition: branch to `t` when truthy, to `f` when falsy. Ends the current block. */
 export function lowerCondition(l: FunctionLowerer, e: ts.Expression, t: BlockId, f: BlockId): void {
   e = skipOuter(e);
   if (ts.isPrefixUnaryExpression(e) && e.operator === ts.SyntaxKind.ExclamationToken) return lowerCondition(l, e.operand, f, t);
   if (ts.isBinaryExpression(e)) {
     const op = e.operatorToken.kind;
-    if (op === ts.SyntaxKind.AmpersandAmpersandToken || op === ts.SyntaxKind.BarBarToken) {
-      const mid = l.newBlock();
-      if (op === ts.SyntaxKind.AmpersandAmpersandToken) lowerCondition(l, e.left, mid.id, f);
-      else lowerCondition(l, e.left, t, mid.id);
-      l.enter(mid.id);
-      return lowerCondition(l, e.right, t, f);
+    if (isAndOr(e)) {
+      // A chain `p && q && r`: the blocks and targets of each left operand on the way down, then
+      // the right operands on the way back, with a loop (as lowerBinary), in recursion's order.
+      const spine: { e: ts.BinaryExpression; mid: BlockId; t: BlockId; f: BlockId }[] = [];
+      let x: ts.Expression = e;
+      let xt = t;
+      let xf = f;
+      while (ts.isBinaryExpression(x) && isAndOr(x)) {
+        const mid = l.newBlock().id;
+        spine.push({ e: x, mid, t: xt, f: xf });
+        if (x.operatorToken.kind === ts.SyntaxKind.AmpersandAmpersandToken) xt = mid;
+        else xf = mid;
+        x = x.left;
+      }
+      lowerCondition(l, x, xt, xf);
+      for (let k = spine.length - 1; k >= 0; k--) {
+        const s = spine[k]!;
+        l.enter(s.mid);
+        lowerCondition(l, s.e.right, s.t, s.f);
+      }
+      return;
     }
     if (op === ts.SyntaxKind.CommaToken) {
       lowerExpr(l, e.left, true);

@@ -13,7 +13,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
-import { Code, DiagnosticBag } from './diagnostics.ts';
+import { Code, DiagnosticBag, displayPath } from './diagnostics.ts';
+import { checkNesting, scanNesting, type TooDeep } from './limits.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -62,7 +63,17 @@ export function clearSourceCache(): void {
   sourceCache.clear();
 }
 
-function makeHost(sources: ReadonlyMap<string, string> | undefined): ts.CompilerHost {
+/** A file nested too deeply for TypeScript's parser to be trusted with (limits.ts). */
+interface RefusedFile extends TooDeep {
+  fileName: string;
+  text: string;
+}
+
+/**
+ * `refused` collects the files nested too deeply to parse: each is given to TypeScript as an
+ * empty file instead (and not cached), and loadProgram reports it and stops.
+ */
+function makeHost(sources: ReadonlyMap<string, string> | undefined, refused: RefusedFile[]): ts.CompilerHost {
   const readText = (fileName: string): string | undefined => {
     const mem = sources?.get(path.resolve(fileName));
     if (mem !== undefined) return mem;
@@ -78,6 +89,11 @@ function makeHost(sources: ReadonlyMap<string, string> | undefined): ts.Compiler
       if (text === undefined) return undefined;
       const cached = sourceCache.get(fileName);
       if (cached && cached.text === text) return cached.sf;
+      const tooDeep = scanNesting(text);
+      if (tooDeep) {
+        refused.push({ ...tooDeep, fileName, text });
+        return ts.createSourceFile(fileName, '', languageVersion, true);
+      }
       const sf = ts.createSourceFile(fileName, text, languageVersion, true);
       sourceCache.set(fileName, { text, sf });
       return sf;
@@ -102,9 +118,12 @@ function isUnder(file: string, dir: string): boolean {
 
 /**
  * Load `entryFile` and everything it imports, adding TypeScript's diagnostics for guest files to
- * `bag`. Returns undefined only when the entry cannot be read; with type errors it still returns
- * the program, so that the subset check can name unsupported constructs in the same run (many of
- * them, like `throw new Error()`, are also type errors against the guest's tiny lib).
+ * `bag`. Returns undefined when the entry cannot be read, or when a file nests deeper than the
+ * compiler accepts (limits.ts: checked over its tokens before TypeScript parses it, and over its
+ * syntax tree before TypeScript type-checks it, since both recurse per level). With type errors
+ * it still returns the program, so that the subset check can name unsupported constructs in the
+ * same run (many of them, like `throw new Error()`, are also type errors against the guest's
+ * tiny lib).
  */
 export function loadProgram(
   entryFile: string,
@@ -112,7 +131,8 @@ export function loadProgram(
   opts: { sources?: ReadonlyMap<string, string>; sharedDirs?: readonly string[] } = {},
 ): LoadedProgram | undefined {
   const entryPath = path.resolve(entryFile);
-  const host = makeHost(opts.sources);
+  const refused: RefusedFile[] = [];
+  const host = makeHost(opts.sources, refused);
   if (!host.fileExists(entryPath)) {
     bag.add(Code.entryNotFound, `entry file not found: ${entryFile}`);
     return undefined;
@@ -128,6 +148,9 @@ export function loadProgram(
     bag.add(Code.entryNotFound, `entry file could not be read: ${entryFile}`);
     return undefined;
   }
+  // Nesting too deep for the recursive passes to come, TypeScript's checker first: stop here.
+  for (const r of refused) bag.add(Code.nesting, r.message, { file: displayPath(r.fileName, bag.rootDir), ...lineCol(r.text, r.pos) });
+  if (refused.length > 0) return undefined;
   const isShared = (sf: ts.SourceFile): boolean => sharedDirs.some((d) => isUnder(sf.fileName, d));
   const intrinsicsPath = path.resolve(INTRINSICS_DECLS);
   const isIntrinsicsFile = (sf: ts.SourceFile): boolean => path.resolve(sf.fileName) === intrinsicsPath;
@@ -135,6 +158,14 @@ export function loadProgram(
     entry,
     ...program.getSourceFiles().filter((sf) => sf !== entry && !sf.isDeclarationFile && !isShared(sf)),
   ];
+  let tooDeep = false;
+  for (const sf of guestFiles) {
+    const problem = checkNesting(sf);
+    if (!problem) continue;
+    bag.add(Code.nesting, problem.message, { file: displayPath(sf.fileName, bag.rootDir), ...lineCol(sf.text, problem.pos) });
+    tooDeep = true;
+  }
+  if (tooDeep) return undefined;
 
   for (const d of program.getOptionsDiagnostics()) bag.addTs(d);
   for (const d of program.getGlobalDiagnostics()) bag.addTs(d);
@@ -144,4 +175,15 @@ export function loadProgram(
     if (syntactic.length === 0) for (const d of program.getSemanticDiagnostics(sf)) bag.addTs(d);
   }
   return { program, checker: program.getTypeChecker(), entry, guestFiles, isShared, isIntrinsicsFile };
+}
+
+/** 1-based line and column of offset `pos` in `text`. */
+function lineCol(text: string, pos: number): { line: number; col: number } {
+  let line = 1;
+  let start = 0;
+  for (let i = text.indexOf('\n'); i >= 0 && i < pos; i = text.indexOf('\n', i + 1)) {
+    line++;
+    start = i + 1;
+  }
+  return { line, col: pos - start + 1 };
 }

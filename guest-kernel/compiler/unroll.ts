@@ -17,7 +17,7 @@
  * those are static objects, low in the image, so `p + (U-1)c` cannot wrap past 2^31 (the same
  * argument as for the tests induction.ts rewrites).
  */
-import { blockMap, liveness, type Loop, naturalLoops, predecessors } from './cfg.ts';
+import { blockMap, liveness, type Loop, MAX_LOOPS_TRANSFORMED, naturalLoops, predecessors } from './cfg.ts';
 import { type Block, type BlockId, type Cond, type Instr, type IrFunction, type VReg, INVERSE_COND, instrDef, instrUses, mapInstrUses, mapTermUses, newVreg, termUses } from './ir.ts';
 import { preheader } from './optimize.ts';
 
@@ -32,6 +32,7 @@ export function unrollLoops(fn: IrFunction): boolean {
   const original = new Set(naturalLoops(fn).map((x) => x.header));
   const done = new Set<BlockId>();
   for (;;) {
+    if (done.size >= MAX_LOOPS_TRANSFORMED) return changed; // see there
     const loop = naturalLoops(fn).find((x) => original.has(x.header) && !done.has(x.header));
     if (!loop) return changed;
     done.add(loop.header);
