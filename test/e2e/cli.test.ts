@@ -4,19 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import chalk from 'chalk';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { COMMANDS, main } from '../../hypervisor/cli.ts';
+import { COMMANDS } from '../../hypervisor/cli.ts';
 import { EXIT_BUDGET } from '../../hypervisor/limits.ts';
+import { cli } from './cli-harness.ts';
 
 const BIN = new URL('../../hypervisor/bin/tsvisor.mjs', import.meta.url).pathname;
 const DEMO = new URL('../../guest-kernel/programs/asm/demo.s', import.meta.url).pathname;
-
-/** Run the CLI in-process, capturing stdout and stderr. */
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { out: (s) => void (out += s), err: (s) => void (err += s) });
-  return { code, out, err };
-}
 
 /** A clear one-line error: exit 2, one line on stderr, no stack trace. */
 function expectOneLineError(r: { code: number; err: string }, pattern: RegExp): void {

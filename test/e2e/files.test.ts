@@ -18,7 +18,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeImage } from '../../abi/image.ts';
 import { compile } from '../../guest-kernel/compiler/compile.ts';
 import { formatDiagnostic } from '../../guest-kernel/compiler/diagnostics.ts';
-import { main } from '../../hypervisor/cli.ts';
+import { cli } from './cli-harness.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const BIN = join(ROOT, 'hypervisor/bin/tsvisor.mjs');
@@ -33,13 +33,6 @@ const TARGET = 2048;
 const WORD = 0x41424344;
 /** What the pv guest writes into every word of the sector. */
 const PV_WORD = 0x50565056;
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { out: (s) => void (out += s), err: (s) => void (err += s) });
-  return { code, out, err };
-}
 
 function expectOneLineError(r: { code: number | null; err: string }, pattern: RegExp): void {
   expect(r.code).toBe(2);

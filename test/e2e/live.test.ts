@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage } from '../../abi/image.ts';
-import { main } from '../../hypervisor/cli.ts';
 import { EXIT_BUDGET, EXIT_GUEST_DIED, EXIT_HALTED, EXIT_INTERRUPTED, EXIT_TIMEOUT, UNKNOWN_CALL_KEYS } from '../../hypervisor/limits.ts';
 import { runImage, runImageLive, type Mode, type RunOptions, type RunResult } from '../../hypervisor/run.ts';
+import { cli } from './cli-harness.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const BIN = join(ROOT, 'hypervisor/bin/tsvisor.mjs');
@@ -20,13 +20,6 @@ const MEASURED = join(ROOT, 'test/e2e/run-measured.mjs');
 const ASM = join(ROOT, 'guest-kernel/programs/asm');
 /** Host memory a hostile guest may cost the whole tsvisor process (node and tsx take about 100 MB). */
 const MAX_RSS_KIB = 200 * 1024;
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { out: (s) => void (out += s), err: (s) => void (err += s) });
-  return { code, out, err };
-}
 
 let dir: string;
 const img = (name: string): string => join(dir, `${name}.img`);

@@ -27,7 +27,7 @@ import { HwMachine } from '../../hypervisor/vmm/hw.ts';
 import { TrapMachine } from '../../hypervisor/vmm/trap.ts';
 import { check, checkOneLine, checkResultSize, hashBytes, HeapWatch, noThrow, recorder, type Tally } from './common.ts';
 import { asm } from './pv-props.ts';
-import { LOGGING_HANDLERS } from '../hypervisor/vmm/logging-kernel.ts';
+import { LOGGING_HANDLERS, loggingKernelSetup } from '../hypervisor/vmm/logging-kernel.ts';
 
 /** Every mode gets the same budget and memory. */
 export const BUDGET = 4000;
@@ -81,23 +81,7 @@ const PROLOGUE = (period: number, paged: boolean): string => `
     li sp, 0x7000
     li r13, 0x8000
     ${paged ? PAGING : ''}
-    la r1, vec
-    mtcr vbar, r1
-    la r2, h
-    li r3, 256
-  f: stw r2, [r1]
-    addi r1, r1, 4
-    addi r3, r3, -1
-    li r4, 0
-    bne r3, r4, f
-    la r1, vec
-    la r2, irq
-    stw r2, [r1+128]
-    li r1, 0xfe
-    out 0x21, r1
-    li r1, ${period}
-    out 0x40, r1
-    li r1, 0
+    ${loggingKernelSetup(period)}
     li r2, 0
     li r3, 0
     li r4, 0

@@ -7,17 +7,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../../hypervisor/cli.ts';
 import { COSTS } from '../../../hypervisor/costs.ts';
+import { cli } from '../../e2e/cli-harness.ts';
 
 const PROGRAMS = new URL('../../../guest-kernel/programs/asm/', import.meta.url).pathname;
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { out: (s) => void (out += s), err: (s) => void (err += s) });
-  return { code, out, err };
-}
 
 let dir: string;
 const img = (name: string): string => join(dir, `${name}.img`);

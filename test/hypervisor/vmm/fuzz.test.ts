@@ -9,7 +9,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { asm, expectSameInEveryMode, monitor, runMode, VMM_MODES } from './harness.ts';
-import { LOGGING_HANDLERS } from './logging-kernel.ts';
+import { LOGGING_HANDLERS, loggingKernelSetup } from './logging-kernel.ts';
 
 const R = (max = 11): fc.Arbitrary<string> => fc.integer({ min: 1, max }).map((n) => `r${n}`);
 const SRC = fc.integer({ min: 0, max: 13 }).map((n) => `r${n}`);
@@ -44,23 +44,7 @@ function program(body: string[], period: number): string {
   return `
     li sp, 0x7000
     li r13, 0x8000
-    la r1, vec
-    mtcr vbar, r1
-    la r2, h
-    li r3, 256
-  f: stw r2, [r1]
-    addi r1, r1, 4
-    addi r3, r3, -1
-    li r4, 0
-    bne r3, r4, f
-    la r1, vec
-    la r2, irq
-    stw r2, [r1+128]
-    li r1, 0xfe
-    out 0x21, r1
-    li r1, ${period}
-    out 0x40, r1
-    li r1, 0
+    ${loggingKernelSetup(period)}
     sti
     ${body.join('\n    ')}
     ${DUMP}
