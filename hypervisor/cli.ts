@@ -218,32 +218,35 @@ export const COMMANDS: Record<string, Command> = {
       }
       const json = v.json === true;
       const live = liveConsole(io);
-      const r = await interruptible((signal) =>
-        runImageLive(image, {
-        mode,
-        maxInstructions,
-        timeoutMs,
-        signal,
-        between: () => live.stream.settle(),
-        memoryBytes: memory * 1024 * 1024,
-        // A guest's FLUSH is its request for durability: the sectors it wrote go into the file
-        // then, and an fsync, as QEMU's raw driver; a file that cannot be written fails the flush
-        // for the guest, not the run.
-        ...(df ? { disk: df.bytes, onDiskWrite: (o: number, l: number) => df.noteWrite(o, l), diskReadOnly: df.readOnly, onFlush: () => df.flush() } : {}),
-        ...(typeof v.input === 'string' ? { input: new TextEncoder().encode(v.input) } : {}),
-        ...(cmdline !== undefined ? { cmdline } : {}),
-        ...(json ? {} : { onConsoleOutput: live.stream.sink }),
-        ...(v.trace ? { tracer: makeTracer(live.trace, { portName: portNamer(), image }), trace: live.trace } : {}),
-        }),
-      );
-      // What the guest wrote since its last FLUSH. If it cannot be written the result is still
-      // printed, then one line, and the exit code is 2: the file does not hold the guest's disk.
+      let r: RunResult;
       let diskError: string | undefined;
       try {
-        df?.flush();
-      } catch (e) {
-        if (!(e instanceof FileError)) throw e;
-        diskError = e.message;
+        r = await interruptible((signal) =>
+          runImageLive(image, {
+            mode,
+            maxInstructions,
+            timeoutMs,
+            signal,
+            between: () => live.stream.settle(),
+            memoryBytes: memory * 1024 * 1024,
+            // A guest's FLUSH is its request for durability: the sectors it wrote go into the file
+            // then, and an fsync, as QEMU's raw driver; a file that cannot be written fails the
+            // flush for the guest, not the run.
+            ...(df ? { disk: df.bytes, onDiskWrite: (o: number, l: number) => df.noteWrite(o, l), diskReadOnly: df.readOnly, onFlush: () => df.flush() } : {}),
+            ...(typeof v.input === 'string' ? { input: new TextEncoder().encode(v.input) } : {}),
+            ...(cmdline !== undefined ? { cmdline } : {}),
+            ...(json ? {} : { onConsoleOutput: live.stream.sink }),
+            ...(v.trace ? { tracer: makeTracer(live.trace, { portName: portNamer(), image }), trace: live.trace } : {}),
+          }),
+        );
+        // What the guest wrote since its last FLUSH. If it cannot be written the result is still
+        // printed, then one line, and the exit code is 2: the file does not hold the guest's disk.
+        try {
+          df?.flush();
+        } catch (e) {
+          if (!(e instanceof FileError)) throw e;
+          diskError = e.message;
+        }
       } finally {
         df?.close();
       }
