@@ -14,7 +14,10 @@ import { type DataSection, type LabelAllocator } from './data.ts';
 import type { VReg } from './ir.ts';
 import type { LoadedProgram } from './program.ts';
 import { GUEST_STD_DECLS } from './program.ts';
-import { BOOL, ELEM_TYPE_NAMES, INT, STRING, VOID, type ElemKind, type IntRange, type Target, type ValueType } from './types.ts';
+import { DEFAULT_MEMORY_BYTES } from '../../abi/platform.ts';
+import { PV_STACK_PAGES, PV_STACK_TOP } from '../../abi/hypercall-numbers.ts';
+import { PAGE_SIZE } from '../../abi/isa.ts';
+import { BOOL, ELEM_BYTES, ELEM_TYPE_NAMES, INT, STRING, VOID, type ElemKind, type IntRange, type Target, type ValueType } from './types.ts';
 
 export interface ParamInfo {
   name: string;
@@ -260,6 +263,7 @@ export class GuestContext {
       return { kind: 'global', g: { decl, label: this.labels.unique(name), type: STRING, init: { text: value.text } } };
     }
     if (isConst) return { kind: 'const', value: value.value, type: value.type, ...(value.unsigned ? { unsigned: true } : {}) };
+    if (value.unsigned) this.bag.at(init, Code.unsignedLocal, unsignedLetMessage(name));
     return { kind: 'global', g: { decl, label: this.labels.unique(name), type, init: value.value } };
   }
 
@@ -305,6 +309,12 @@ export class GuestContext {
         return { kind: 'error' };
       }
       length = v.value;
+    }
+    const bytes = length * ELEM_BYTES[elem];
+    const room = targetMemory(this.target);
+    if (bytes > room.bytes) {
+      this.bag.at(decl, Code.arrayTooLarge, `static array '${decl.name.getText()}' needs ${bytes} bytes; ${room.what} is ${room.bytes} bytes`);
+      return { kind: 'error' };
     }
     return { kind: 'array', a: { decl, label: this.labels.unique(decl.name.getText()), elem, length, init: elements } };
   }
@@ -509,10 +519,59 @@ export class GuestContext {
       this.bag.at(b, Code.constDivZero, 'division by zero in a constant expression');
       return undefined;
     }
+    if (op === ts.SyntaxKind.SlashToken && jsValue(l) % jsValue(r) !== 0 && !truncatedByParent(b)) {
+      // JavaScript's quotient has a fraction the machine's cannot hold: `i < 100 / 3` would
+      // run one iteration fewer than in Node. A bitwise operator around it truncates in both.
+      const exact = jsValue(l) / jsValue(r);
+      this.bag.at(
+        b,
+        Code.inexactDivision,
+        `inexact division ${b.getText()} = ${exact.toFixed(3)}...: a number holds integers only; write (${b.getText()}) | 0 for the integer part`,
+      );
+    }
     if (v === undefined) return undefined;
     const type = isComparison(op) ? BOOL : INT;
     return v > 0x7fffffff ? { kind: 'num', value: v | 0, type, unsigned: true } : { kind: 'num', value: v, type };
   }
+}
+
+/** Why a `let` (local or module variable) may not hold a value above 0x7fffffff. */
+export function unsignedLetMessage(name: string): string {
+  return `'${name}' would hold an unsigned value above 2147483647, but a let variable holds a signed 32-bit number, so comparing, dividing or printing it would differ from JavaScript: declare it const, or write (value) | 0 for its signed bits`;
+}
+
+/** Where a program's static data must fit: the native machine's memory, or the pv image area. */
+export function targetMemory(target: Target): { bytes: number; what: string } {
+  if (target === 'pv') return { bytes: PV_STACK_TOP - PV_STACK_PAGES * PAGE_SIZE - PAGE_SIZE, what: "the pv target's image area" };
+  return { bytes: DEFAULT_MEMORY_BYTES, what: "the native target's memory" };
+}
+
+const TRUNCATING_BINARY = new Set([
+  ts.SyntaxKind.BarToken,
+  ts.SyntaxKind.AmpersandToken,
+  ts.SyntaxKind.CaretToken,
+  ts.SyntaxKind.LessThanLessThanToken,
+  ts.SyntaxKind.GreaterThanGreaterThanToken,
+  ts.SyntaxKind.GreaterThanGreaterThanGreaterThanToken,
+  ts.SyntaxKind.BarEqualsToken,
+  ts.SyntaxKind.AmpersandEqualsToken,
+  ts.SyntaxKind.CaretEqualsToken,
+  ts.SyntaxKind.LessThanLessThanEqualsToken,
+  ts.SyntaxKind.GreaterThanGreaterThanEqualsToken,
+  ts.SyntaxKind.GreaterThanGreaterThanGreaterThanEqualsToken,
+]);
+
+/**
+ * Whether JavaScript truncates the value of `e` to an integer before anything else sees it: it
+ * is an operand of a bitwise or shift operator (`(a / b) | 0`, `x >>>= a / b`) or of `~`.
+ */
+function truncatedByParent(e: ts.Expression): boolean {
+  let n: ts.Node = e;
+  while (n.parent && (ts.isParenthesizedExpression(n.parent) || ts.isAsExpression(n.parent) || ts.isNonNullExpression(n.parent) || ts.isTypeAssertionExpression(n.parent) || ts.isSatisfiesExpression(n.parent))) n = n.parent;
+  const p = n.parent;
+  if (!p) return false;
+  if (ts.isBinaryExpression(p)) return TRUNCATING_BINARY.has(p.operatorToken.kind) && (p.right === n || p.operatorToken.kind < ts.SyntaxKind.FirstAssignment || p.operatorToken.kind > ts.SyntaxKind.LastAssignment);
+  return ts.isPrefixUnaryExpression(p) && p.operator === ts.SyntaxKind.TildeToken;
 }
 
 function sameType(a: ValueType, b: ValueType): boolean {

@@ -48,6 +48,9 @@ export const Code = {
   arrayLength: 'TSG3006',
   offsetRange: 'TSG3007',
   nesting: 'TSG3008',
+  inexactDivision: 'TSG3009',
+  unsignedLocal: 'TSG3010',
+  arrayTooLarge: 'TSG3011',
 
   internal: 'TSG9001',
 } as const;

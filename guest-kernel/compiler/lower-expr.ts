@@ -14,7 +14,7 @@
  */
 import ts from 'typescript';
 import { Code } from './diagnostics.ts';
-import { foldBinary, isComparison, numericLiteralValue, skipOuter, type Entity } from './context.ts';
+import { foldBinary, isComparison, numericLiteralValue, skipOuter, unsignedLetMessage, type Entity } from './context.ts';
 import type { BinOp, BlockId, Cond, MemClass, VReg, Width } from './ir.ts';
 import { lowerIntrinsic, lowerMathImul } from './intrinsics.ts';
 import type { FunctionLowerer } from './lower.ts';
@@ -176,7 +176,17 @@ export function readLValue(l: FunctionLowerer, lv: LValue): Operand {
   }
 }
 
-function writeLValue(l: FunctionLowerer, lv: LValue, value: Operand): void {
+/** Whether JavaScript may see `o` as a number above 2147483647 (a `>>>` result or such a constant). */
+export function mayExceedInt32(o: Operand): boolean {
+  return o.range === 'u32' && (o.k === 'reg' || o.v < 0);
+}
+
+/**
+ * Store `value`; `at` is the assignment, whose target must not be a `let` (local or module
+ * variable) when the value may be above 2147483647: the variable would read back signed.
+ */
+function writeLValue(l: FunctionLowerer, lv: LValue, value: Operand, at?: ts.BinaryExpression): void {
+  if (at && lv.k !== 'mem' && mayExceedInt32(value)) l.ctx.bag.at(at, Code.unsignedLocal, unsignedLetMessage(skipOuter(at.left).getText()));
   if (lv.k === 'local') {
     if (value.k === 'const') l.emit({ k: 'li', dst: lv.vreg, value: value.v });
     else if (value.r !== lv.vreg) l.emit({ k: 'mov', dst: lv.vreg, src: value.r });
@@ -327,7 +337,7 @@ function lowerAssignment(l: FunctionLowerer, e: ts.BinaryExpression): Operand {
   if (op === ts.SyntaxKind.EqualsToken) {
     const lv = lvalueOf(l, e.left);
     const v = lowerExpr(l, e.right);
-    if (lv) writeLValue(l, lv, v);
+    if (lv) writeLValue(l, lv, v, e);
     return v;
   }
   if (op === ts.SyntaxKind.AmpersandAmpersandEqualsToken || op === ts.SyntaxKind.BarBarEqualsToken) {
@@ -337,7 +347,7 @@ function lowerAssignment(l: FunctionLowerer, e: ts.BinaryExpression): Operand {
   if (!lv) return ZERO;
   const old = stable(l, readLValue(l, lv), e.right);
   const v = arith(l, compoundBase(op), old, lowerExpr(l, e.right), e);
-  writeLValue(l, lv, v);
+  writeLValue(l, lv, v, e);
   return v;
 }
 
@@ -591,7 +601,7 @@ function lowerLogicalAssign(l: FunctionLowerer, e: ts.BinaryExpression, isAnd: b
   l.branch(isAnd ? 'eq' : 'ne', old, l.li(0), done.id, assign.id);
   l.enter(assign.id);
   const v = lowerExpr(l, e.right);
-  writeLValue(l, lv, v);
+  writeLValue(l, lv, v, e);
   if (v.k === 'const') l.emit({ k: 'li', dst: result, value: v.v });
   else l.emit({ k: 'mov', dst: result, src: v.r });
   l.terminate({ k: 'jmp', target: done.id });
@@ -632,16 +642,28 @@ function lowerCall(l: FunctionLowerer, e: ts.CallExpression): Operand {
   const ent = l.ctx.resolve(callee, l);
   if (ent?.kind === 'intrinsic') return lowerIntrinsic(l, ent.name, e);
   if (ent?.kind !== 'function') return ZERO;
-  const args = lowerArgs(l, e.arguments);
+  const args = lowerArgs(l, e.arguments, callee.getText());
   const fn = ent.fn;
   const dst = fn.ret.kind === 'void' ? null : l.vreg();
   l.emit({ k: 'call', dst, target: fn.label, args });
   return dst === null ? ZERO : regOperand(dst);
 }
 
-/** Arguments left to right, each in a register that later arguments cannot change. */
-export function lowerArgs(l: FunctionLowerer, args: readonly ts.Expression[]): VReg[] {
-  return args.map((a, i) => toReg(l, stable(l, lowerExpr(l, a), ...args.slice(i + 1))));
+/**
+ * Arguments left to right, each in a register that later arguments cannot change. `callee`
+ * (a guest function, not an intrinsic) names it for the message refusing a computed argument
+ * that may be above 2147483647 (`x >>> 0`): its parameter would read it back signed.
+ */
+export function lowerArgs(l: FunctionLowerer, args: readonly ts.Expression[], callee?: string): VReg[] {
+  return args.map((a, i) => {
+    const v = lowerExpr(l, a);
+    // A constant argument passes its bits, as hosts that print ABI constants expect (see
+    // test/hypervisor/pv/compiled-guest.test.ts); only computed `>>>` values are refused.
+    if (callee !== undefined && v.k === 'reg' && mayExceedInt32(v)) {
+      l.ctx.bag.at(a, Code.unsignedLocal, `argument ${i + 1} of '${callee}' is an unsigned value that may be above 2147483647, but a parameter holds a signed 32-bit number, so the callee would compare, divide or print it differently from JavaScript: write (value) | 0 to pass its signed bits`);
+    }
+    return toReg(l, stable(l, v, ...args.slice(i + 1)));
+  });
 }
 
 function lowerCharCodeAt(l: FunctionLowerer, str: ts.Expression, index: ts.Expression | undefined): Operand {

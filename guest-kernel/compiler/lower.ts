@@ -11,9 +11,9 @@
  */
 import ts from 'typescript';
 import { Code } from './diagnostics.ts';
-import { type Entity, type FunctionInfo, type GuestContext, type LocalScope, skipOuter } from './context.ts';
+import { type Entity, type FunctionInfo, type GuestContext, type LocalScope, skipOuter, unsignedLetMessage } from './context.ts';
 import { type Block, type BlockId, type Cond, type Instr, type IrFunction, type Loc, type Term, type VReg, newVreg } from './ir.ts';
-import { lowerCondition, lowerExpr, toReg } from './lower-expr.ts';
+import { lowerCondition, lowerExpr, mayExceedInt32, toReg, type Operand } from './lower-expr.ts';
 import { displayPath } from './diagnostics.ts';
 import { INT } from './types.ts';
 
@@ -167,7 +167,7 @@ export class FunctionLowerer implements LocalScope {
       if (isConst && d.initializer) {
         const c = this.ctx.constValue(d.initializer, this);
         if (c) {
-          this.locals.set(d, c.kind === 'num' ? { kind: 'const', value: c.value, type: c.type } : { kind: 'string', text: c.text });
+          this.locals.set(d, c.kind === 'num' ? { kind: 'const', value: c.value, type: c.type, ...(c.unsigned ? { unsigned: true } : {}) } : { kind: 'string', text: c.text });
           continue;
         }
       }
@@ -175,6 +175,7 @@ export class FunctionLowerer implements LocalScope {
       const v = this.vreg();
       if (d.initializer) {
         const val = lowerExpr(this, d.initializer);
+        if (!isConst && mayExceedInt32(val)) this.ctx.bag.at(d.initializer, Code.unsignedLocal, unsignedLetMessage(d.name.getText()));
         if (val.k === 'const') this.emit({ k: 'li', dst: v, value: val.v });
         else this.emit({ k: 'mov', dst: v, src: val.r });
         this.locals.set(d, { kind: 'local', vreg: v, type, ...(isConst && val.range ? { range: val.range } : {}) });
@@ -279,6 +280,19 @@ export class FunctionLowerer implements LocalScope {
     this.enter(cont);
   }
 
+  /**
+   * A returned value. One above 2147483647 (`x >>> 0`) is refused: the caller would read it back
+   * signed. main is exempt: the exit code is its 32 bits in Node too.
+   */
+  private returned(e: ts.Expression): Operand {
+    const v = lowerExpr(this, e);
+    const isMain = this.info.name === 'main' && (ts.getCombinedModifierFlags(this.info.decl) & ts.ModifierFlags.Export) !== 0;
+    if (!isMain && mayExceedInt32(v)) {
+      this.ctx.bag.at(e, Code.unsignedLocal, `'${this.info.name}' would return an unsigned value that may be above 2147483647, but a call's result is a signed 32-bit number, so the caller would compare, divide or print it differently from JavaScript: return (value) | 0 for its signed bits, and apply >>> 0 in the caller`);
+    }
+    return v;
+  }
+
   private lowerReturn(s: ts.ReturnStatement): void {
     const e = s.expression ? skipOuter(s.expression) : undefined;
     if (e && this.fn.returnsValue && ts.isConditionalExpression(e) && this.ctx.constValue(e.condition, this) === undefined) {
@@ -289,12 +303,12 @@ export class FunctionLowerer implements LocalScope {
       this.cond(e.condition, t.id, f.id);
       for (const [block, arm] of [[t, e.whenTrue], [f, e.whenFalse]] as const) {
         this.enter(block.id);
-        this.terminate({ k: 'ret', value: toReg(this, lowerExpr(this, arm)) });
+        this.terminate({ k: 'ret', value: toReg(this, this.returned(arm)) });
       }
       return;
     }
     if (s.expression && this.fn.returnsValue) {
-      this.terminate({ k: 'ret', value: toReg(this, lowerExpr(this, s.expression)) });
+      this.terminate({ k: 'ret', value: toReg(this, this.returned(s.expression)) });
     } else {
       if (s.expression) lowerExpr(this, s.expression, true);
       this.terminate({ k: 'ret', value: null });

@@ -31,7 +31,7 @@ export function main(): number {
   print('hex -559038737 = ');
   printHex(-559038737);
   putc(10);
-  let v = 0x80000000;
+  let v = 0x80000000 | 0;
   let n = 0;
   while (v !== 0) {
     v >>>= 1;
