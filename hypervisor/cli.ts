@@ -294,12 +294,11 @@ export const COMMANDS: Record<string, Command> = {
     },
     async run(pos, v, io) {
       const entry = one(pos, 'entry file');
+      const target = oneOf(v.target, '--target', ['native', 'pv'] as const, 'target');
+      if (typeof v.output !== 'string') throw new UsageError('compile: missing -o OUT.img');
       // The compiler host reads files itself and would wait forever on a FIFO: the entry must be
       // a regular file under the size limit, like every other input.
       readInput(entry, 'entry file');
-      const target = v.target as string;
-      if (target !== 'native' && target !== 'pv') throw new UsageError(`--target: unknown target '${target}' (expected native or pv)`);
-      if (typeof v.output !== 'string') throw new UsageError('compile: missing -o OUT.img');
       // The compiler brings the TypeScript compiler API with it (seconds to load on these
       // machines): only `compile` pays for it, not every `run`.
       const { compile } = await import('../guest-kernel/compiler/compile.ts');

@@ -178,11 +178,8 @@ export async function runImageLive(image: GuestImage, opts: RunOptions & LiveOpt
   for (;;) {
     const s0 = performance.now();
     const r = m.run(limit, m.virtualTime() + slice);
-    if (r.stop !== 'paused') {
-      await opts.between?.();
-      return result(m, opts.mode, r as RunResult, elapsedNs());
-    }
     await opts.between?.();
+    if (r.stop !== 'paused') return result(m, opts.mode, r as RunResult, elapsedNs());
     // Let Node's event loop run: signal handlers, stream errors (EPIPE) and timers.
     await new Promise<void>((resolve) => setImmediate(resolve));
     const now = performance.now();
