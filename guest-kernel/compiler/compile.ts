@@ -21,7 +21,7 @@ import { assemble, formatAsmError } from './assembler.ts';
 import { type FunctionInfo, GuestContext } from './context.ts';
 import { DataSection, LabelAllocator } from './data.ts';
 import { Code, DiagnosticBag, displayPath, sortDiagnostics } from './diagnostics.ts';
-import { checkBlocks, emitFunction, emitJumpTables } from './emit.ts';
+import { checkBlocks, emitFunction, emitJumpTables, type SiteLabel } from './emit.ts';
 import { type IrFunction, type Loc, printFunction } from './ir.ts';
 import { formatListing, lineTable } from './listing.ts';
 import { FunctionLowerer } from './lower.ts';
@@ -110,6 +110,8 @@ function compileProgram(entryFile: string, opts: CompileOptions): CompileResult 
 
   const code: AsmLine[] = [];
   const tables: AsmLine[] = [];
+  /** Every run-time check's trapping instruction, for the table the default handlers search. */
+  const sites: SiteLabel[] = [];
   const stubs = new Map([...ctx.functions.values()].flatMap((f) => (f.stubLabel ? [[f.stubLabel, f] as const] : [])));
   const reachable = reachableFunctions(main.label, lowered, stubs);
   for (const fn of lowered.values()) {
@@ -120,7 +122,7 @@ function compileProgram(entryFile: string, opts: CompileOptions): CompileResult 
     opts.trace?.('allocated', fn.name, printAllocation(alloc));
     t = now();
     code.push({ kind: 'comment', text: `function ${fn.name} (${fn.loc.file}:${fn.loc.line})` });
-    code.push(...emitFunction(fn, alloc));
+    code.push(...emitFunction(fn, alloc, sites));
     tables.push(...emitJumpTables(fn));
     ms.emit += now() - t;
   }

@@ -7,13 +7,19 @@
 import { CR_NAMES } from '../../abi/isa.ts';
 import { type AsmLine, ins, memOperand, reg } from './asm.ts';
 import { dominates, dominators } from './cfg.ts';
-import { type Block, type BlockId, type Cond, INVERSE_COND, type Instr, type IrFunction, type Loc, type VReg, instrDef, instrUses, successors, termUses } from './ir.ts';
+import { type Block, type BlockId, type CheckSite, type Cond, INVERSE_COND, type Instr, type IrFunction, type Loc, type VReg, instrDef, instrUses, successors, termUses } from './ir.ts';
 import { type Allocation, ARG_REGS, type Location, SCRATCH_A, SCRATCH_B } from './regalloc.ts';
 import { assertNever } from './types.ts';
 
 const BRANCH: Readonly<Record<Cond, string>> = { eq: 'beq', ne: 'bne', lt: 'blt', ge: 'bge', ltu: 'bltu', geu: 'bgeu' };
 
 type Source = Location | { k: 'imm'; value: number };
+
+/** A run-time check's trapping instruction, by the label emitted just before it. */
+export interface SiteLabel {
+  readonly label: string;
+  readonly site: CheckSite;
+}
 
 export function blockLabel(fn: IrFunction, id: BlockId): string {
   return `${fn.label}.L${id}`;
@@ -30,6 +36,7 @@ class FunctionEmitter {
   constructor(
     private readonly fn: IrFunction,
     private readonly alloc: Allocation,
+    private readonly sites: SiteLabel[],
   ) {
     this.frameBytes = alloc.slotCount * 4;
     const wrap = shrinkWrap(fn, alloc);
@@ -39,6 +46,19 @@ class FunctionEmitter {
 
   private emit(op: string, ...args: string[]): void {
     this.out.push(ins(op, args, this.loc));
+  }
+
+  /**
+   * Emit the instruction that does `i`'s work (after any reloads of its operands); when `i` is a
+   * run-time check, label it so that the table of sites can name the pc that traps.
+   */
+  private emitMain(i: Instr, op: string, ...args: string[]): void {
+    if (i.site) {
+      const label = `${this.fn.label}.chk${this.sites.length}`;
+      this.out.push({ kind: 'label', name: label });
+      this.sites.push({ label, site: i.site });
+    }
+    this.emit(op, ...args);
   }
 
   private location(v: VReg): Location {
@@ -138,13 +158,13 @@ class FunctionEmitter {
         const a = this.use(i.a, SCRATCH_A);
         const b = this.use(i.b, SCRATCH_B);
         const d = this.def(i.dst);
-        this.emit(i.op, d.r, a, b);
+        this.emitMain(i, i.op, d.r, a, b);
         return d.commit();
       }
       case 'imm': {
         const a = this.use(i.a, SCRATCH_A);
         const d = this.def(i.dst);
-        this.emit(i.op, d.r, a, String(i.imm));
+        this.emitMain(i, i.op, d.r, a, String(i.imm));
         return d.commit();
       }
       case 'un': {
@@ -157,13 +177,13 @@ class FunctionEmitter {
         const base = this.use(i.base, SCRATCH_A);
         const d = this.def(i.dst);
         const op = i.width === 4 ? 'ldw' : i.width === 2 ? (i.signed ? 'ldh' : 'ldhu') : i.signed ? 'ldb' : 'ldbu';
-        this.emit(op, d.r, memOperand(base, i.offset));
+        this.emitMain(i, op, d.r, memOperand(base, i.offset));
         return d.commit();
       }
       case 'store': {
         const src = this.use(i.src, SCRATCH_A);
         const base = this.use(i.base, SCRATCH_B);
-        this.emit(i.width === 4 ? 'stw' : i.width === 2 ? 'sth' : 'stb', src, memOperand(base, i.offset));
+        this.emitMain(i, i.width === 4 ? 'stw' : i.width === 2 ? 'sth' : 'stb', src, memOperand(base, i.offset));
         return;
       }
       case 'call':
@@ -340,8 +360,9 @@ function shrinkWrap(fn: IrFunction, alloc: Allocation): { at: BlockId; region: S
   return closed ? { at: p, region } : all;
 }
 
-export function emitFunction(fn: IrFunction, alloc: Allocation): AsmLine[] {
-  return new FunctionEmitter(fn, alloc).run();
+/** Assembly of one function; the labels of its run-time checks are appended to `sites`. */
+export function emitFunction(fn: IrFunction, alloc: Allocation, sites: SiteLabel[] = []): AsmLine[] {
+  return new FunctionEmitter(fn, alloc, sites).run();
 }
 
 /** Jump tables of a function, as `.word` lines (placed after all code). */

@@ -62,6 +62,22 @@ export interface Loc {
 
 export type SysOp = 'cli' | 'sti' | 'hlt' | 'brk';
 
+/**
+ * What a run-time check reports when its instruction traps (the default handlers in startup.ts
+ * look the faulting pc up in the table of sites): the kind of error, where, and the source text.
+ * `guest-kernel/programs/x.ts:12:9: integer overflow in 'i * i'`.
+ */
+export type CheckKind = 'overflow' | 'bounds' | 'inexact-division' | 'division-by-zero' | 'unsigned';
+
+export interface CheckSite {
+  readonly kind: CheckKind;
+  readonly file: string;
+  readonly line: number;
+  readonly col: number;
+  /** The source text of the checked expression, as the message quotes it. */
+  readonly text: string;
+}
+
 export type Instr = (
   | { k: 'li'; dst: VReg; value: number }
   | { k: 'la'; dst: VReg; sym: string }
@@ -85,7 +101,7 @@ export type Instr = (
   | { k: 'popf'; src: VReg }
   | { k: 'invlpg'; src: VReg }
   | { k: 'sys'; op: SysOp }
-) & { loc?: Loc | undefined };
+) & { loc?: Loc | undefined; site?: CheckSite | undefined };
 
 export type Term = (
   | { k: 'jmp'; target: BlockId }
