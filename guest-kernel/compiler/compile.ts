@@ -20,7 +20,7 @@ import { type AsmLine, lineText } from './asm.ts';
 import { assemble, formatAsmError } from './assembler.ts';
 import { type FunctionInfo, GuestContext } from './context.ts';
 import { DataSection, LabelAllocator } from './data.ts';
-import { Code, DiagnosticBag, displayPath, sortDiagnostics } from './diagnostics.ts';
+import { Code, DiagnosticBag, displayPath, sortDiagnostics, dropLibNoise } from './diagnostics.ts';
 import { checkBlocks, emitFunction, emitJumpTables, type SiteLabel } from './emit.ts';
 import { type IrFunction, type Loc, printFunction } from './ir.ts';
 import { formatListing, lineTable } from './listing.ts';
@@ -60,7 +60,7 @@ function compileProgram(entryFile: string, opts: CompileOptions): CompileResult 
     bag.add(Code.badOption, `unknown target '${String(opts.target)}' (expected native or pv)`);
     return { ok: false, diagnostics: bag.items };
   }
-  const fail = (): CompileResult => ({ ok: false, diagnostics: sortDiagnostics(bag.items) });
+  const fail = (): CompileResult => ({ ok: false, diagnostics: sortDiagnostics(dropLibNoise(bag.items)) });
 
   let t = now();
   const loaded = loadProgram(entryFile, bag, { ...(opts.sources ? { sources: opts.sources } : {}), ...(opts.sharedDirs ? { sharedDirs: opts.sharedDirs } : {}) });

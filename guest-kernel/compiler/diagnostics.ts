@@ -51,6 +51,7 @@ export const Code = {
   inexactDivision: 'TSG3009',
   unsignedLocal: 'TSG3010',
   arrayTooLarge: 'TSG3011',
+  signMix: 'TSG3012',
 
   internal: 'TSG9001',
 } as const;
@@ -111,6 +112,26 @@ export function displayPath(fileName: string, rootDir: string): string {
 export function formatDiagnostic(d: Diagnostic): string {
   const where = d.pos ? `${d.pos.file}:${d.pos.line}:${d.pos.col}: ` : '';
   return `${where}${d.category} ${d.code}: ${d.message}`;
+}
+
+/**
+ * TypeScript's complaints about names and members the guest's tiny lib does not declare
+ * (`Cannot find name 'Error'`, `... change your target library?`, `Property 'floor' does not
+ * exist on type 'Math'`): noise when the compiler has already refused the construct.
+ */
+const LIB_NOISE = new Set(['TS2304', 'TS2552', 'TS2583', 'TS2584', 'TS2585', 'TS2339', 'TS2550', 'TS2551']);
+
+/**
+ * Drop the TypeScript lib noise that sits on a line where the compiler reported its own
+ * subset error at or before the same column: the user gets one error per construct, the one that
+ * says what the subset does instead (`exceptions are not supported ('throw')`, not also
+ * `Cannot find name 'Error'`). Noise with no subset error beside it is kept.
+ */
+export function dropLibNoise(ds: readonly Diagnostic[]): Diagnostic[] {
+  const subset = ds.filter((d) => d.pos && d.code.startsWith('TSG2'));
+  return ds.filter(
+    (d) => !(LIB_NOISE.has(d.code) && d.pos && subset.some((s) => s.pos!.file === d.pos!.file && s.pos!.line === d.pos!.line && s.pos!.col <= d.pos!.col)),
+  );
 }
 
 /** Diagnostics sorted by file, line and column (whole-program ones first), for stable output. */

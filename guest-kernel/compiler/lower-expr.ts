@@ -412,7 +412,7 @@ const nonNeg = (o: Operand): boolean => o.range === 'nonneg' || o.range === 'u32
 export function arith(l: FunctionLowerer, op: ts.SyntaxKind, a: Operand, b: Operand, at: ts.Node): Operand {
   const unsigned = isU32(a) || isU32(b);
   if ((op === ts.SyntaxKind.SlashToken || op === ts.SyntaxKind.PercentToken) && unsigned && !(nonNeg(a) && nonNeg(b))) {
-    l.ctx.bag.at(at, Code.expression, mixMessage(op === ts.SyntaxKind.SlashToken ? 'dividing' : 'taking the remainder of'));
+    l.ctx.bag.at(at, Code.signMix, mixMessage(op === ts.SyntaxKind.SlashToken ? 'dividing' : 'taking the remainder of'));
     return ZERO;
   }
   if (a.k === 'const' && b.k === 'const' && !unsigned) {
@@ -495,7 +495,7 @@ function mixMessage(what: string): string {
 function comparison(l: FunctionLowerer, op: ts.SyntaxKind, a: Operand, b: Operand, at: ts.Node): { cond: Cond; a: VReg; b: VReg } | boolean {
   const unsigned = isU32(a) || isU32(b);
   if (unsigned && !(nonNeg(a) && nonNeg(b))) {
-    l.ctx.bag.at(at, Code.expression, mixMessage('comparing'));
+    l.ctx.bag.at(at, Code.signMix, mixMessage('comparing'));
     return false;
   }
   if (a.k === 'const' && b.k === 'const') {

@@ -38,7 +38,7 @@ const cases: Case[] = [
   { name: 'string concatenation', source: `import { print } from '../../lib/console.ts';\nexport function main(): number {\n  print('a' + 'b');\n  return 0;\n}\n`, code: 'TSG2007', message: "strings as values are not supported ('+' on a string)", at: '3:9' },
   { name: 'template literal with substitutions', source: `export function main(): number {\n  const n = 1;\n  const s = \`n=\${n}\`;\n  return 0;\n}\n`, code: 'TSG2007', message: 'template literal with substitutions', at: '3:13' },
   { name: 'indexing a string', source: `export function main(): number {\n  const s = 'abc';\n  return s[0] === 'a' ? 1 : 0;\n}\n`, code: 'TSG2007', message: 'indexing a string gives a string', at: '3:10' },
-  { name: 'string method', source: `export function main(): number {\n  const s = 'abc';\n  return s.indexOf('b');\n}\n`, code: 'TS2339', message: "Property 'indexOf' does not exist", at: '3:12' },
+  { name: 'string method', source: `export function main(): number {\n  const s = 'abc';\n  return s.indexOf('b');\n}\n`, code: 'TSG2007', message: "strings as values are not supported (string member 'indexOf')", at: '3:12' },
   { name: 'string ordering', source: `function f(a: string, b: string): boolean { return a < b; }\n${MAIN}`, code: 'TSG2007', message: "('<' on a string)", at: '1:52' },
   { name: 'non-ASCII string literal', source: `import { print } from '../../lib/console.ts';\nexport function main(): number {\n  print('caf\u00e9');\n  return 0;\n}\n`, code: 'TSG2007', message: 'non-ASCII string literals are not supported (U+00E9)', at: '3:9' },
   { name: 'a string tested for truth', source: `function f(s: string): number { return s ? 1 : 0; }\n${MAIN}`, code: 'TSG2007', message: 'testing a string for truth is not supported', at: '1:40' },
@@ -76,7 +76,7 @@ const cases: Case[] = [
   { name: 'top-level statement', source: `let x = 0;\nx = 5;\n${MAIN}`, code: 'TSG2013', message: 'top-level statements are not supported', at: '2:1' },
   { name: 'typed array inside a function', source: `export function main(): number {\n  const t = new Int32Array(4);\n  return t[0];\n}\n`, code: 'TSG2014', message: 'typed arrays must be declared at module level', at: '2:13' },
   { name: 'typed array declared with let', source: `let t = new Int32Array(4);\n${MAIN}`, code: 'TSG2014', message: "typed array 't' must be declared const", at: '1:5' },
-  { name: 'Uint32Array', source: `const t = new Uint32Array(4);\n${MAIN}`, code: 'TS2304', message: "Cannot find name 'Uint32Array'", at: '1:15' },
+  { name: 'Uint32Array', source: `const t = new Uint32Array(4);\n${MAIN}`, code: 'TSG2015', message: 'Uint32Array is not supported', at: '1:11' },
   { name: 'Float64Array', source: `const t = new Float64Array(4);\n${MAIN}`, code: 'TSG2015', message: 'Float64Array is not supported', at: '1:11' },
   { name: 'seven parameters', source: `function f(a: number, b: number, c: number, d: number, e: number, g: number, h: number): number { return a; }\n${MAIN}`, code: 'TSG2016', message: 'functions take at most 6 parameters', at: '1:78' },
   { name: 'function as a value', source: `function f(): number { return 1; }\nexport function main(): number {\n  const g = f;\n  return 0;\n}\n`, code: 'TSG2017', message: "function 'f' used as a value", at: '3:13' },
@@ -91,7 +91,7 @@ const cases: Case[] = [
   { name: 'switch on a string', source: `function f(s: string): number {\n  switch (s) {\n    case 'a':\n      return 1;\n  }\n  return 0;\n}\n${MAIN}`, code: 'TSG2007', message: 'switch on a string is not supported', at: '2:11' },
   { name: 'non-constant control register', source: `export function main(): number {\n  let c = 1;\n  return readCr(c);\n}\n`, code: 'TSG3005', message: 'the control register of readCr must be a constant', at: '3:17' },
   { name: 'interrupt handler with the wrong signature', source: `function h(): number { return 0; }\nexport function main(): number {\n  return interruptEntry(h);\n}\n`, code: 'TSG3005', message: 'an interrupt handler must be declared as function h(frame: number): void', at: '3:25' },
-  { name: 'comparing unsigned with signed', source: `function f(a: number, b: number): boolean { return (a >>> 0) < b; }\n${MAIN}`, code: 'TSG2010', message: 'comparing an unsigned value (x >>> 0) and a value that may be negative', at: '1:52' },
+  { name: 'comparing unsigned with signed', source: `function f(a: number, b: number): boolean { return (a >>> 0) < b; }\n${MAIN}`, code: 'TSG3012', message: 'comparing an unsigned value (x >>> 0) and a value that may be negative', at: '1:52' },
   { name: 'no main', source: `export function start(): number { return 0; }\n`, code: 'TSG1002', message: 'the entry module must export a function main(): number', at: '1:1' },
   { name: 'main with parameters', source: `export function main(x: number): number { return x; }\n`, code: 'TSG1003', message: 'main must take no parameters', at: '1:17' },
   { name: 'a type error', source: `export function main(): number {\n  const s: number = 'x';\n  return s;\n}\n`, code: 'TS2322', message: "Type 'string' is not assignable to type 'number'", at: '2:9' },
@@ -104,5 +104,17 @@ describe('unsupported constructs are compile errors naming the construct and its
     expect(want, `expected ${c.code} at ${c.at}, got:\n${errors.join('\n')}`).toBeDefined();
     if (typeof c.message === 'string') expect(want).toContain(c.message);
     else expect(want).toMatch(c.message);
+  });
+});
+
+describe('one error per construct: no TypeScript lib noise beside the compiler\'s own', () => {
+  it('throw new Error, new Map and Math.floor give the subset errors only', () => {
+    const errors = errorsOf(`export function main(): number {\n  if (1 > 2) throw new Error('x');\n  const m = new Map<number, number>();\n  return Math.floor(3);\n}\n`);
+    expect(errors.map((e) => e.split(': error ')[1]!.slice(0, 7))).toEqual(['TSG2008', 'TSG2002', errors[2]!.split(': error ')[1]!.slice(0, 7)]);
+    expect(errors.join('\n')).not.toMatch(/TS2304|TS2583|TS2339/);
+  });
+
+  it('a missing name with no subset error beside it is still reported', () => {
+    expect(errorsOf(`export function main(): number {\n  return undefinedName;\n}\n`).join('\n')).toMatch(/error TS2552: Cannot find name 'undefinedName'/);
   });
 });
