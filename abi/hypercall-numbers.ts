@@ -21,7 +21,10 @@
 export const HC_SET_TRAP_TABLE = 0;
 /** mmu_update(reqs, count): batched, validated page-table writes; returns entries applied. */
 export const HC_MMU_UPDATE = 1;
-/** stack_switch(sp): the guest-kernel stack pointer used for bounces from guest user mode. */
+/**
+ * stack_switch(sp): the guest-kernel stack pointer used for bounces from guest user mode, and for
+ * a double fault (vector 8, if the trap table has it) when a bounce frame cannot be written.
+ */
 export const HC_STACK_SWITCH = 3;
 /** set_callbacks(event_entry, syscall_entry): where upcalls and system calls enter the kernel. */
 export const HC_SET_CALLBACKS = 4;
@@ -272,7 +275,9 @@ export const SOD_MAGIC_VALUE = 0x56505354; // 'TSPV'
  * The bounce frame the hypervisor writes on the guest-kernel stack when it enters the kernel
  * for an event upcall, a system call from guest user mode, or an exception (Xen's
  * create_bounce_frame). The stack is the current one in guest kernel mode, or the one set by
- * stack_switch when coming from guest user mode. Byte offsets from the new sp:
+ * stack_switch when coming from guest user mode. When that frame cannot be written, a handler for
+ * vector 8 gets a double-fault frame on the stack_switch stack instead (error 0, the original
+ * fault's address, pc and sp), or, without one, the domain crashes. Byte offsets from the new sp:
  */
 export const BF_VECTOR = 0; //     exception vector, Vector.Syscall, or PV_UPCALL_VECTOR
 export const BF_ERRCODE = 4;

@@ -64,7 +64,7 @@ export const HYPERCALLS: Readonly<Record<number, HypercallSpec>> = {
   },
   [N.HC_STACK_SWITCH]: {
     kind: 'call',
-    spec: call('stack_switch', { sp: u32.refine((v) => v % 4 === 0, 'must be 4-aligned') }, 'set the kernel stack used for bounces from guest user mode'),
+    spec: call('stack_switch', { sp: u32.refine((v) => v % 4 === 0, 'must be 4-aligned') }, 'set the kernel stack used for bounces from guest user mode and for a double fault'),
   },
   [N.HC_SET_CALLBACKS]: {
     kind: 'call',

@@ -100,6 +100,13 @@ export const OPCODES: readonly OpcodeInfo[] = [
   op('sltu', 0x1e, 'rrr', 'normal', 'rd = ra < rb unsigned ? 1 : 0'),
   op('seq', 0x1f, 'rrr', 'normal', 'rd = ra == rb ? 1 : 0'),
   op('sne', 0x20, 'rrr', 'normal', 'rd = ra != rb ? 1 : 0'),
+  // Checked arithmetic, for compiled code that must stop instead of wrapping (MIPS's trapping
+  // add/sub; x86's INTO vector). Each is a fault: rd is unchanged and the pc saved is its own.
+  op('addo', 0x21, 'rrr', 'normal', 'rd = ra + rb; #OF if the exact sum is outside int32'),
+  op('subo', 0x22, 'rrr', 'normal', 'rd = ra - rb; #OF if the exact difference is outside int32'),
+  op('mulo', 0x23, 'rrr', 'normal', 'rd = ra * rb; #OF if the exact product is outside int32'),
+  op('mulh', 0x24, 'rrr', 'normal', 'rd = high 32 bits of the signed 64-bit product ra * rb (RISC-V MULH); never traps'),
+  op('chk', 0x25, 'rr', 'normal', '#BR unless rd < ra unsigned (a negative index is huge); writes nothing'),
 
   op('addi', 0x28, 'rri', 'normal', 'rd = ra + sx(imm)'),
   op('muli', 0x29, 'rri', 'normal', 'rd = ra * sx(imm)'),
@@ -111,6 +118,8 @@ export const OPCODES: readonly OpcodeInfo[] = [
   op('sari', 0x2f, 'rru', 'normal', 'rd = ra >> (imm & 31)'),
   op('slti', 0x30, 'rri', 'normal', 'rd = ra < sx(imm) signed ? 1 : 0'),
   op('sltiu', 0x31, 'rri', 'normal', 'rd = ra < sx(imm) unsigned ? 1 : 0'),
+  op('addio', 0x32, 'rri', 'normal', 'rd = ra + sx(imm); #OF if the exact sum is outside int32'),
+  op('chki', 0x33, 'ru', 'normal', '#BR unless rd < zx(imm) unsigned; writes nothing'),
 
   op('mov', 0x38, 'rr', 'normal', 'rd = ra'),
   op('li', 0x39, 'ri', 'normal', 'rd = sx(imm)'),
@@ -222,9 +231,15 @@ export const enum Cr {
   Scratch = 7,
   /** Virtual time before this instruction: retired plus idled in HLT, low 32 bits. Read-only. */
   Time = 8,
+  /**
+   * Stack pointer for double-fault delivery (x86-64's IST stack for #DF); 0 = none. Vector
+   * DoubleFault is always delivered on this stack when it is set, whatever the privilege, so a
+   * kernel whose own stack overflowed into a guard page can still run a handler.
+   */
+  Dfsp = 9,
 }
-export const CR_COUNT = 9;
-export const CR_NAMES: readonly string[] = ['ctrl', 'ptbr', 'vbar', 'faultaddr', 'cause', 'errcode', 'ksp', 'scratch', 'time'];
+export const CR_COUNT = 10;
+export const CR_NAMES: readonly string[] = ['ctrl', 'ptbr', 'vbar', 'faultaddr', 'cause', 'errcode', 'ksp', 'scratch', 'time', 'dfsp'];
 export const CTRL_PG = 1;
 
 /**
@@ -239,7 +254,18 @@ export const FLAG_CPL_MASK = 3 << FLAG_CPL_SHIFT;
 export const enum Vector {
   DivideError = 0,
   Breakpoint = 3,
+  /** #OF: addo, subo, mulo or addio overflowed (x86's INTO vector). A fault. */
+  Overflow = 4,
+  /** #BR: chk or chki found the index out of range (x86's BOUND vector). A fault. */
+  BoundRange = 5,
   InvalidOpcode = 6,
+  /**
+   * #DF: an exception or interrupt could not be delivered (its vector-table entry or a word of its
+   * trap frame unreachable) and CR Dfsp is set. Delivered on the Dfsp stack with error code 0; the
+   * frame's pc is the resume pc of the event that failed. If #DF itself cannot be delivered, or
+   * Dfsp is 0, the machine triple-faults.
+   */
+  DoubleFault = 8,
   GeneralProtection = 13,
   PageFault = 14,
   AlignmentCheck = 17,
@@ -251,7 +277,10 @@ export const VECTOR_COUNT = 256;
 export const VECTOR_NAMES: Readonly<Record<number, string>> = {
   0: 'divide-error',
   3: 'breakpoint',
+  4: 'overflow',
+  5: 'bound-range',
   6: 'invalid-opcode',
+  8: 'double-fault',
   13: 'general-protection',
   14: 'page-fault',
   17: 'alignment-check',
@@ -267,6 +296,7 @@ export function vectorName(v: number): string {
  * from CR Ksp if it came from privilege 3), clears IF, and pushes three words, so that
  *   [sp + 0] = pc to resume, [sp + 4] = FLAGS before the trap, [sp + 8] = sp before the trap.
  * IRET pops them in that order. Cause and error code go to CR Cause / CR ErrCode.
+ * A double fault pushes the same frame at CR Dfsp instead (see Vector.DoubleFault).
  */
 export const TRAP_FRAME_BYTES = 12;
 

@@ -7,6 +7,11 @@
  * Keys are `instruction` and `<mode>.<event>`: `trap.io-in`, `hw.ept-violation`, ... Each mode
  * adds its own rows; nothing else in the tree holds a cycle count.
  *
+ * Every retired instruction costs the one `instruction` row, so there are no per-opcode classes:
+ * the checked ALU instructions (addo, subo, mulo, addio, mulh, chk, chki) cost what add and mul
+ * cost, as MIPS's trapping add does; the #OF, #BR or #DF they raise is an event like #DE
+ * (`native.event`, a `trap.exception` reflection, a `pv.bounce`).
+ *
  * Where a figure is derived rather than quoted, `source` says how. Abbreviations:
  * - A&A: Adams & Agesen, "A Comparison of Software and Hardware Techniques for x86
  *   Virtualization", ASPLOS 2006, nanobenchmarks on a Pentium 4 (native / BT VMM / HW VMM).

@@ -184,7 +184,7 @@ export abstract class Board implements Platform {
     return {
       stop: 'triple-fault',
       exitCode: null,
-      message: `triple fault: could not deliver ${vectorName(x.vector)} (vector table at 0x${(this.guestVbar() >>> 0).toString(16)} or kernel stack unusable) at pc 0x${(x.pc >>> 0).toString(16)}`,
+      message: `triple fault: could not deliver ${vectorName(x.vector)} (vector table at 0x${(this.guestVbar() >>> 0).toString(16)} or ${x.vector === Vector.DoubleFault ? 'double-fault' : 'kernel'} stack unusable) at pc 0x${(x.pc >>> 0).toString(16)}`,
     };
   }
 }

@@ -53,7 +53,10 @@ export const enum Stop {
   Event = 1,
   /** HLT: idle until an interrupt. */
   Halt = 2,
-  /** An exception could not be delivered (bad vector table or kernel stack): the machine resets. */
+  /**
+   * An exception could not be delivered (bad vector table or kernel stack) and neither could the
+   * double fault that followed (or CR Dfsp is 0): the machine resets.
+   */
   TripleFault = 3,
   /** A virtualization exit: see `exit` (intercepted exception, hypercall, sensitive instruction). */
   Exit = 4,
@@ -140,6 +143,22 @@ const OFFSET_MASK = 0xfff; // PAGE_MASK
 const SP = 15; // REG_SP
 const TLB_INDEX_MASK = 0xff; // TLB_MASK
 export const HOT_CONSTANTS = { OFFSET_MASK, SP, TLB_INDEX_MASK } as const;
+
+/**
+ * The high 32 bits of the signed 64-bit product a * b (MULH), exactly and without BigInt (which
+ * would allocate per instruction). With a = ah·2^16 + al and b = bh·2^16 + bl (ah, bh signed; al,
+ * bl unsigned 16-bit), a·b = ah·bh·2^32 + (ah·bl + al·bh)·2^16 + al·bl; the last two terms sum to
+ * under 2^49 in magnitude, so every step is exact in a double, and the floor of their sum over
+ * 2^32 is the carry into the high word.
+ */
+export function mulh(a: number, b: number): number {
+  const ah = a >> 16;
+  const al = a & 0xffff;
+  const bh = b >> 16;
+  const bl = b & 0xffff;
+  const low = (ah * bl + al * bh) * 65536 + al * bl;
+  return (ah * bh + Math.floor(low / 4294967296)) | 0;
+}
 
 export class Cpu {
   readonly regs = new Int32Array(REG_COUNT);
@@ -250,8 +269,21 @@ export class Cpu {
 
   /**
    * Deliver an exception or interrupt through the guest's vector table, or record an exit when
-   * the vector is intercepted. On failure (unmapped table or stack) stop with TripleFault: this
-   * machine has no double-fault vector, and x86 resets on the third fault anyway.
+   * the vector is intercepted.
+   *
+   * Double fault: when the vector-table entry or a word of the trap frame cannot be reached
+   * through the guest's tables, the vector is not DoubleFault itself and CR Dfsp is set, the CPU
+   * delivers DoubleFault instead, with error code 0 and its frame at Dfsp whatever the privilege
+   * (x86-64's IST stack for #DF): the frame's pc is `resumePc`, the pc of the event that failed,
+   * its sp the sp at the time, and CR FaultAddr still names the original page fault's address. So
+   * a kernel whose stack ran into an unmapped guard page can say where. If Dfsp is 0 or #DF cannot
+   * be delivered either, stop with TripleFault: x86 resets on the third fault.
+   *
+   * DoubleFault itself is always delivered on Dfsp when it is set (an IST vector), so a monitor
+   * that delivers it again after a nested fault, or injects it, gets the same frame.
+   *
+   * Under nested paging every second-level miss on the way exits first (and the event is
+   * delivered again once mapped): only a failure in the guest's own tables leads to #DF.
    */
   private deliver(vector: number, err: number, resumePc: number): void {
     if (vector > 0xff) {
@@ -269,42 +301,59 @@ export class Cpu {
       return;
     }
     const i32 = this.mem.i32;
-    this.deliveryGpa = NO_VECTOR;
-    const entryAddr = this.kernelAddr((this.cr[Cr.Vbar]! + vector * 4) | 0, ACCESS_READ);
     const oldSp = this.regs[REG_SP]!;
-    const sp = this.cpl === 0 ? oldSp : this.cr[Cr.Ksp]!;
-    const a0 = this.kernelAddr((sp - 4) | 0, ACCESS_WRITE);
-    const a1 = this.kernelAddr((sp - 8) | 0, ACCESS_WRITE);
-    const a2 = this.kernelAddr((sp - 12) | 0, ACCESS_WRITE);
-    if (this.deliveryGpa !== NO_VECTOR) {
-      // Nested paging: a page of the vector table or the stack is not mapped in the second-level
-      // table yet. Exit with the event as vectoring information; the monitor maps the page and
-      // delivers the event again, and the guest never knows.
-      this.recordExit(ExitKind.Nested, VMEXIT_NESTED, this.deliveryAccess, resumePc);
-      this.exit.gpa = this.deliveryGpa;
-      this.exit.gva = this.deliveryGva;
-      this.exit.vectoring = vector;
-      this.exit.vectoringErr = err;
-      return;
+    const dfsp = this.cr[Cr.Dfsp]!;
+    let v = vector;
+    let e = err;
+    let sp = v === Vector.DoubleFault && dfsp !== 0 ? dfsp : this.cpl === 0 ? oldSp : this.cr[Cr.Ksp]!;
+    // At most twice: the event, then (if it could not be delivered) the double fault.
+    for (;;) {
+      this.deliveryGpa = NO_VECTOR;
+      const entryAddr = this.kernelAddr((this.cr[Cr.Vbar]! + v * 4) | 0, ACCESS_READ);
+      const a0 = this.kernelAddr((sp - 4) | 0, ACCESS_WRITE);
+      const a1 = this.kernelAddr((sp - 8) | 0, ACCESS_WRITE);
+      const a2 = this.kernelAddr((sp - 12) | 0, ACCESS_WRITE);
+      if (this.deliveryGpa !== NO_VECTOR) {
+        // Nested paging: a page of the vector table or the stack is not mapped in the second-level
+        // table yet. Exit with the event as vectoring information; the monitor maps the page and
+        // delivers the event again, and the guest never knows.
+        this.recordExit(ExitKind.Nested, VMEXIT_NESTED, this.deliveryAccess, resumePc);
+        this.exit.gpa = this.deliveryGpa;
+        this.exit.gva = this.deliveryGva;
+        this.exit.vectoring = v;
+        this.exit.vectoringErr = e;
+        return;
+      }
+      this.vectorCounts[v]! += 1;
+      if (this.tracer) this.tracer.exception(this, v, e, resumePc);
+      if (entryAddr >= 0 && a0 >= 0 && a1 >= 0 && a2 >= 0) {
+        i32[a0 >>> 2] = oldSp;
+        i32[a1 >>> 2] = this.flags();
+        i32[a2 >>> 2] = resumePc;
+        this.regs[REG_SP] = (sp - TRAP_FRAME_BYTES) | 0;
+        this.cr[Cr.Cause] = v;
+        this.cr[Cr.ErrCode] = e;
+        this.iflag = false;
+        this.setCpl(0);
+        this.pc = i32[entryAddr >>> 2]!;
+        return;
+      }
+      if (v === Vector.DoubleFault || dfsp === 0) {
+        this.stopReason = Stop.TripleFault;
+        this.exit.vector = v;
+        this.exit.err = e;
+        this.exit.pc = resumePc;
+        return;
+      }
+      v = Vector.DoubleFault;
+      e = 0;
+      sp = dfsp;
+      if ((this.interceptVectors >>> v) & 1) {
+        // A monitor that intercepts #DF (VT-x's exception bitmap, bit 8) gets it here instead.
+        this.recordExit(ExitKind.Exception, v, e, resumePc);
+        return;
+      }
     }
-    this.vectorCounts[vector]! += 1;
-    if (this.tracer) this.tracer.exception(this, vector, err, resumePc);
-    if (entryAddr < 0 || a0 < 0 || a1 < 0 || a2 < 0) {
-      this.stopReason = Stop.TripleFault;
-      this.exit.vector = vector;
-      this.exit.err = err;
-      this.exit.pc = resumePc;
-      return;
-    }
-    i32[a0 >>> 2] = oldSp;
-    i32[a1 >>> 2] = this.flags();
-    i32[a2 >>> 2] = resumePc;
-    this.regs[REG_SP] = (sp - TRAP_FRAME_BYTES) | 0;
-    this.cr[Cr.Cause] = vector;
-    this.cr[Cr.ErrCode] = err;
-    this.iflag = false;
-    this.setCpl(0);
-    this.pc = i32[entryAddr >>> 2]!;
   }
 
   /**
@@ -484,6 +533,48 @@ export class Cpu {
           case 0x20: // sne
             regs[(insn >>> 8) & 15] = regs[(insn >>> 12) & 15]! !== regs[(insn >>> 16) & 15]! ? 1 : 0;
             break;
+          // Checked arithmetic: the exact result is computed as a double (a sum of two int32 is
+          // exact; a product outside int32 stays outside after rounding), and one that does not
+          // fit int32 raises #OF as a fault: rd unchanged, not retired, pc at the instruction.
+          case 0x21: {
+            // addo
+            const s = regs[(insn >>> 12) & 15]! + regs[(insn >>> 16) & 15]!;
+            if ((s | 0) !== s) {
+              this.raise(Vector.Overflow, 0);
+              break run;
+            }
+            regs[(insn >>> 8) & 15] = s;
+            break;
+          }
+          case 0x22: {
+            // subo
+            const s = regs[(insn >>> 12) & 15]! - regs[(insn >>> 16) & 15]!;
+            if ((s | 0) !== s) {
+              this.raise(Vector.Overflow, 0);
+              break run;
+            }
+            regs[(insn >>> 8) & 15] = s;
+            break;
+          }
+          case 0x23: {
+            // mulo (a zero product may be -0, which `| 0` and === both take for 0)
+            const p = regs[(insn >>> 12) & 15]! * regs[(insn >>> 16) & 15]!;
+            if ((p | 0) !== p) {
+              this.raise(Vector.Overflow, 0);
+              break run;
+            }
+            regs[(insn >>> 8) & 15] = p;
+            break;
+          }
+          case 0x24: // mulh
+            regs[(insn >>> 8) & 15] = mulh(regs[(insn >>> 12) & 15]!, regs[(insn >>> 16) & 15]!);
+            break;
+          case 0x25: // chk: one unsigned compare, so a negative index is out of range too
+            if (regs[(insn >>> 8) & 15]! >>> 0 >= regs[(insn >>> 12) & 15]! >>> 0) {
+              this.raise(Vector.BoundRange, 0);
+              break run;
+            }
+            break;
 
           case 0x28: // addi
             regs[(insn >>> 8) & 15] = regs[(insn >>> 12) & 15]! + (insn >> 16);
@@ -514,6 +605,22 @@ export class Cpu {
             break;
           case 0x31: // sltiu
             regs[(insn >>> 8) & 15] = regs[(insn >>> 12) & 15]! >>> 0 < (insn >> 16) >>> 0 ? 1 : 0;
+            break;
+          case 0x32: {
+            // addio
+            const s = regs[(insn >>> 12) & 15]! + (insn >> 16);
+            if ((s | 0) !== s) {
+              this.raise(Vector.Overflow, 0);
+              break run;
+            }
+            regs[(insn >>> 8) & 15] = s;
+            break;
+          }
+          case 0x33: // chki
+            if (regs[(insn >>> 8) & 15]! >>> 0 >= insn >>> 16) {
+              this.raise(Vector.BoundRange, 0);
+              break run;
+            }
             break;
 
           case 0x38: // mov

@@ -202,6 +202,13 @@ export class PvHost {
   /**
    * Enter the guest kernel at `entry` with a bounce frame (abi/hypercall-numbers.ts BF_*), as
    * Xen's create_bounce_frame: from guest user mode, switch to the kernel address space and stack.
+   *
+   * When the frame cannot be written (the kernel's stack ran into an unmapped page), Xen crashes
+   * the domain. We do too, unless the kernel registered a handler for vector 8 and a stack with
+   * stack_switch: then, as x86-64's IST stack lets a native kernel take #DF on a known-good stack,
+   * we bounce a double fault onto that stack (error 0, the original fault's address for a page
+   * fault, the pc and sp of the event that failed), with events masked so that no upcall lands
+   * on the handler's stack while it reports. A double fault that cannot be written either crashes.
    */
   private bounce(d: Domain, vector: number, err: number, addr: number, resumePc: number, entry: number, maskEvents: boolean): void {
     const cpu = d.cpu;
@@ -210,7 +217,7 @@ export class PvHost {
     const flags = (d.evtchn.eventsEnabled() ? N.BF_FLAG_EVENTS : 0) | (fromUser ? N.BF_FLAG_USER : 0);
     if (fromUser) this.switchAddressSpace(d, d.kernelBase);
     const sp = fromUser ? d.kernelSp : oldSp;
-    const frame = (sp - N.BF_BYTES) >>> 0;
+    let frame = (sp - N.BF_BYTES) >>> 0;
     const w = bounceFrame;
     w[N.BF_VECTOR >> 2] = vector;
     w[N.BF_ERRCODE >> 2] = err;
@@ -219,7 +226,19 @@ export class PvHost {
     w[N.BF_FLAGS >> 2] = flags;
     w[N.BF_SP >> 2] = oldSp;
     if (!d.access.write(frame, bounceBytes)) {
-      return this.crash(d, `cannot write a bounce frame for ${vectorName(vector)} at 0x${frame.toString(16)} (kernel stack unmapped)`);
+      const failed = `cannot write a bounce frame for ${vectorName(vector)} at 0x${frame.toString(16)} (kernel stack unmapped)`;
+      const dfEntry = d.trapTable[Vector.DoubleFault]!;
+      if (vector === Vector.DoubleFault || dfEntry === 0 || d.kernelSp === 0) return this.crash(d, failed);
+      frame = (d.kernelSp - N.BF_BYTES) >>> 0;
+      w[N.BF_VECTOR >> 2] = Vector.DoubleFault;
+      w[N.BF_ERRCODE >> 2] = 0;
+      if (!d.access.write(frame, bounceBytes)) {
+        return this.crash(d, `${failed}, nor for the double fault at 0x${frame.toString(16)}`);
+      }
+      this.trace?.(`${chalk.dim(String(cpu.icount).padStart(10))} ${chalk.red('dbl ')} d${d.id} ${failed}`);
+      vector = Vector.DoubleFault;
+      entry = dfEntry;
+      maskEvents = true;
     }
     d.kernelMode = true;
     cpu.regs[REG_SP] = frame;

@@ -307,33 +307,44 @@ export class TrapMachine extends Monitor {
 
   /**
    * Deliver `vector` through the guest's own vector table, as the bare machine's CPU would
-   * (Cpu.deliver): the same translations in the same order, the same frame, the same failure.
+   * (Cpu.deliver): the same translations in the same order, the same frame, the same failure,
+   * and the same double fault on the guest's Dfsp stack when the event cannot be delivered.
    */
   private reflect(vector: number, err: number, resumePc: number): Outcome {
     const cpu = this.cpu;
     const regs = cpu.regs;
-    const entry = this.kernelAddr((this.vcr[Cr.Vbar]! + vector * 4) | 0, ACCESS_READ);
     const oldSp = regs[REG_SP]!;
-    const sp = this.vcpl === 0 ? oldSp : this.vcr[Cr.Ksp]!;
-    const a0 = this.kernelAddr((sp - 4) | 0, ACCESS_WRITE);
-    const a1 = this.kernelAddr((sp - 8) | 0, ACCESS_WRITE);
-    const a2 = this.kernelAddr((sp - 12) | 0, ACCESS_WRITE);
-    this.vectorCounts[vector]! += 1;
-    if (this.tracer) this.tracer.exception(cpu, vector, err, resumePc);
-    if (entry < 0 || a0 < 0 || a1 < 0 || a2 < 0) {
-      this.triple = { vector, pc: resumePc };
-      return Outcome.TripleFault;
+    const dfsp = this.vcr[Cr.Dfsp]!;
+    let v = vector;
+    let e = err;
+    let sp = v === Vector.DoubleFault && dfsp !== 0 ? dfsp : this.vcpl === 0 ? oldSp : this.vcr[Cr.Ksp]!;
+    for (;;) {
+      const entry = this.kernelAddr((this.vcr[Cr.Vbar]! + v * 4) | 0, ACCESS_READ);
+      const a0 = this.kernelAddr((sp - 4) | 0, ACCESS_WRITE);
+      const a1 = this.kernelAddr((sp - 8) | 0, ACCESS_WRITE);
+      const a2 = this.kernelAddr((sp - 12) | 0, ACCESS_WRITE);
+      this.vectorCounts[v]! += 1;
+      if (this.tracer) this.tracer.exception(cpu, v, e, resumePc);
+      if (entry >= 0 && a0 >= 0 && a1 >= 0 && a2 >= 0) {
+        this.writeGuest(a0, oldSp);
+        this.writeGuest(a1, this.vflags());
+        this.writeGuest(a2, resumePc);
+        regs[REG_SP] = (sp - TRAP_FRAME_BYTES) | 0;
+        this.vcr[Cr.Cause] = v;
+        this.vcr[Cr.ErrCode] = e;
+        this.vif = false;
+        this.setVcpl(0);
+        cpu.pc = this.vm.machine.i32[(this.vm.base + entry) >>> 2]!;
+        return Outcome.Resume;
+      }
+      if (v === Vector.DoubleFault || dfsp === 0) {
+        this.triple = { vector: v, pc: resumePc };
+        return Outcome.TripleFault;
+      }
+      v = Vector.DoubleFault;
+      e = 0;
+      sp = dfsp;
     }
-    this.writeGuest(a0, oldSp);
-    this.writeGuest(a1, this.vflags());
-    this.writeGuest(a2, resumePc);
-    regs[REG_SP] = (sp - TRAP_FRAME_BYTES) | 0;
-    this.vcr[Cr.Cause] = vector;
-    this.vcr[Cr.ErrCode] = err;
-    this.vif = false;
-    this.setVcpl(0);
-    cpu.pc = this.vm.machine.i32[(this.vm.base + entry) >>> 2]!;
-    return Outcome.Resume;
   }
 
   /** Guest-physical address of a word the CPU touches at guest privilege 0 (Cpu.kernelAddr), or -1. */

@@ -1,13 +1,19 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  Cr,
+  CR_COUNT,
+  CR_NAMES,
   decode,
   disassemble,
   encode,
   immRange,
+  OPCODE_BY_MNEMONIC,
   OPCODE_BY_NUMBER,
   OPCODES,
   REG_COUNT,
+  Vector,
+  vectorName,
   type Instruction,
   type OpcodeInfo,
   type OperandForm,
@@ -81,6 +87,31 @@ describe('the opcode table', () => {
   it('keeps opcode 0 invalid so that zeroed memory does not execute', () => {
     expect(OPCODE_BY_NUMBER[0]).toBeUndefined();
     expect(decode(0)).toBeNull();
+  });
+
+  it('has the checking instructions, the double-fault stack register and the vectors the compiler codes against', () => {
+    const row = (m: string): unknown => {
+      const o = OPCODE_BY_MNEMONIC.get(m);
+      return o && [o.opcode, o.form, o.cls];
+    };
+    expect(['addo', 'subo', 'mulo', 'mulh', 'chk', 'addio', 'chki'].map(row)).toEqual([
+      [0x21, 'rrr', 'normal'],
+      [0x22, 'rrr', 'normal'],
+      [0x23, 'rrr', 'normal'],
+      [0x24, 'rrr', 'normal'],
+      [0x25, 'rr', 'normal'],
+      [0x32, 'rri', 'normal'],
+      [0x33, 'ru', 'normal'],
+    ]);
+    expect(disassemble(encode({ opcode: 0x25, rd: 1, ra: 2, rb: 0, imm: 0 }) as number, 0)).toBe('chk r1, r2');
+    expect(disassemble(encode({ opcode: 0x33, rd: 4, ra: 0, rb: 0, imm: 16 }) as number, 0)).toBe('chki r4, 0x10');
+    expect(disassemble(encode({ opcode: 0x32, rd: 1, ra: 2, rb: 0, imm: -3 }) as number, 0)).toBe('addio r1, r2, -3');
+    expect([Cr.Dfsp, CR_COUNT, CR_NAMES[Cr.Dfsp], CR_NAMES.length]).toEqual([9, 10, 'dfsp', CR_COUNT]);
+    expect([Vector.Overflow, Vector.BoundRange, Vector.DoubleFault].map((v) => [v, vectorName(v)])).toEqual([
+      [4, 'overflow'],
+      [5, 'bound-range'],
+      [8, 'double-fault'],
+    ]);
   });
 
   it('gives every form the immediate range the layout implies', () => {

@@ -19,7 +19,7 @@
  */
 import fc from 'fast-check';
 import { SEG_R, SEG_W, SEG_X, type GuestImage } from '../../abi/image.ts';
-import { encode, Op, OPCODES, type OpcodeInfo } from '../../abi/isa.ts';
+import { CR_COUNT, encode, Op, OPCODES, type OpcodeInfo } from '../../abi/isa.ts';
 import { LOAD_BASE } from '../../abi/platform.ts';
 import { ABI_MAJOR, ABI_MINOR } from '../../abi/version.ts';
 import { NativeMachine, type Platform } from '../../hypervisor/machine/native.ts';
@@ -47,7 +47,7 @@ function imm(info: OpcodeInfo, kind: number, raw: number): number {
       return kind % 4 === 0 ? raw & 0xffff : PORTS[raw % PORTS.length]!;
     case 'crRead':
     case 'crWrite':
-      return kind % 8 === 0 ? raw & 0xffff : raw % 10;
+      return kind % 8 === 0 ? raw & 0xffff : raw % (CR_COUNT + 1); // every register (Dfsp too) and one past
     case 'branch':
     case 'jump':
       return (raw % 17) - 8; // stay near the body
@@ -76,10 +76,15 @@ export const word: fc.Arbitrary<number> = fc
     return Op.nop!;
   });
 
-/** The small kernel: vector table, a handler that logs the vector and skips the faulting word, a timer. */
+/**
+ * The small kernel: vector table, a handler that logs the vector and skips the faulting word, a
+ * timer. With an odd period it also sets a double-fault stack, so that random code that ruins sp
+ * or the vector table takes #DF (and its handler) instead of a triple fault.
+ */
 const PROLOGUE = (period: number, paged: boolean): string => `
     li sp, 0x7000
     li r13, 0x8000
+    ${period % 2 === 1 ? 'li r1, 0x6800\n    mtcr dfsp, r1' : ''}
     ${paged ? PAGING : ''}
     ${loggingKernelSetup(period)}
     li r2, 0

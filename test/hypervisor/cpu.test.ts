@@ -56,6 +56,35 @@ const SEMANTICS: Record<string, () => void> = {
     const r = regsAfter('li r1, 4\nli r2, 4\nli r5, 5\nsne r3, r1, r2\nsne r4, r1, r5\nbrk');
     expect([r[3], r[4]]).toEqual([0, 1]);
   },
+  // The checked ones at their boundaries: test/hypervisor/trapping-arith.test.ts.
+  addo: () => {
+    expect(regsAfter('li r1, -5\nli r2, 3\naddo r3, r1, r2\nbrk')[3]).toBe(-2);
+    expect(exec('li32 r1, 0x7fffffff\nli r2, 1\naddo r3, r1, r2\nbrk').vector).toBe(Vector.Overflow);
+  },
+  subo: () => {
+    expect(regsAfter('li r1, -5\nli r2, 3\nsubo r3, r1, r2\nbrk')[3]).toBe(-8);
+    expect(exec('lui r1, 0x8000\nli r2, 1\nsubo r3, r1, r2\nbrk').vector).toBe(Vector.Overflow);
+  },
+  mulo: () => {
+    expect(regsAfter('li r1, -5\nli r2, 3\nmulo r3, r1, r2\nbrk')[3]).toBe(-15);
+    expect(exec('lui r1, 0x8000\nli r2, -1\nmulo r3, r1, r2\nbrk').vector).toBe(Vector.Overflow);
+  },
+  mulh: () => {
+    const r = regsAfter('lui r1, 0x8000\nmov r2, r1\nmulh r3, r1, r2\nli r4, -1\nli r5, 1\nmulh r6, r4, r5\nbrk');
+    expect([r[3], r[6]]).toEqual([0x40000000, -1]); // (-2^31)^2 = 2^62; -1 * 1 = -1 (high word all ones)
+  },
+  chk: () => {
+    expect(exec('li r1, 9\nli r2, 10\nchk r1, r2\nbrk').vector).toBe(Vector.Breakpoint);
+    expect(exec('li r1, -1\nli r2, 10\nchk r1, r2\nbrk').vector).toBe(Vector.BoundRange);
+  },
+  chki: () => {
+    expect(exec('li r1, 9\nchki r1, 10\nbrk').vector).toBe(Vector.Breakpoint);
+    expect(exec('li r1, 10\nchki r1, 10\nbrk').vector).toBe(Vector.BoundRange);
+  },
+  addio: () => {
+    expect(regsAfter('li r1, 10\naddio r2, r1, -11\nbrk')[2]).toBe(-1);
+    expect(exec('li32 r1, 0x7fffffff\naddio r2, r1, 1\nbrk').vector).toBe(Vector.Overflow);
+  },
   addi: () => expect(regsAfter('li r1, 10\naddi r2, r1, -11\nbrk')[2]).toBe(-1),
   muli: () => expect(regsAfter('li r1, 7\nmuli r2, r1, -3\nbrk')[2]).toBe(-21),
   andi: () => expect(regsAfter('li r1, -1\nandi r2, r1, 0xff00\nbrk')[2]).toBe(0xff00), // zero-extended
@@ -183,14 +212,15 @@ const SEMANTICS: Record<string, () => void> = {
   mfcr: () => {
     expect(regsAfter('nop\nnop\nmfcr r1, time\nbrk')[1]).toBe(2);
     expect(regsAfter('li r1, 0x2000\nmtcr vbar, r1\nmfcr r2, vbar\nbrk')[2]).toBe(0x2000);
-    expect(exec('mfcr r1, 9\nbrk').vector).toBe(Vector.GeneralProtection); // no such control register
+    expect(regsAfter('li r1, 0x3000\nmtcr dfsp, r1\nmfcr r2, dfsp\nbrk')[2]).toBe(0x3000);
+    expect(exec('mfcr r1, 10\nbrk').vector).toBe(Vector.GeneralProtection); // no such control register
   },
   mtcr: () => {
     expect(regsAfter('li r1, 0x1234\nmtcr scratch, r1\nmfcr r2, scratch\nbrk')[2]).toBe(0x1234);
     expect(exec('li r1, 1\nmtcr time, r1\nbrk').vector).toBe(Vector.GeneralProtection); // read-only
     expect(exec('li r1, 0x123\nmtcr ptbr, r1\nbrk').vector).toBe(Vector.GeneralProtection); // not page-aligned
     expect(exec('li r1, 2\nmtcr ctrl, r1\nbrk').vector).toBe(Vector.GeneralProtection); // reserved bit
-    expect(exec('li r1, 1\nmtcr 9, r1\nbrk').vector).toBe(Vector.GeneralProtection); // no such register
+    expect(exec('li r1, 1\nmtcr 10, r1\nbrk').vector).toBe(Vector.GeneralProtection); // no such register
   },
   cli: () => expect(exec(`sti\ncli\nbrk`).m.cpu.iflag).toBe(false),
   sti: () => expect(exec(`sti\nbrk`).m.cpu.iflag).toBe(true),
