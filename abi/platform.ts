@@ -57,6 +57,13 @@ export const BLK_MAX_SECTORS = 128;
 // Power (QEMU's isa-debug-exit, but the whole 32-bit value is the shutdown code)
 /** OUT code: power off; the run ends with this 32-bit shutdown code. */
 export const POWER_SHUTDOWN = 0xf4;
+/**
+ * The shutdown code of a compiled program stopped by a run-time error (an exception its default
+ * handler reported: integer overflow, index out of bounds, division by zero, stack overflow, a
+ * stray page fault), on both targets: 134 = 128 + SIGABRT, what a shell shows for a C program's
+ * abort(), so that it stands apart from the small numbers `main` returns.
+ */
+export const RUNTIME_ERROR_EXIT_CODE = 134;
 
 // Interrupt lines of the PIC; line n arrives on vector Vector.IrqBase + n (abi/isa.ts)
 export const IRQ_TIMER = 0;

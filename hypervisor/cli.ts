@@ -20,7 +20,7 @@ import { FileError, MAX_IMAGE_BYTES, MAX_SOURCE_BYTES, readRegularFile, writeOut
 import { makeTracer } from './machine/trace.ts';
 import { MODES, runImageLive, type Mode, type RunResult } from './run.ts';
 import { ConsoleStream, streamOut, textOut, type ByteOut } from './console-stream.ts';
-import { FlagError, joinNegativeValues, memoryMiB, oneOf, positiveInt, seconds, utf8Text } from './flags.ts';
+import { FlagError, flagSet, joinNegativeValues, memoryMiB, oneOf, positiveInt, seconds, utf8Text } from './flags.ts';
 import {
   DEFAULT_MAX_INSTRUCTIONS,
   DEFAULT_TIMEOUT_SECONDS,
@@ -285,12 +285,13 @@ export const COMMANDS: Record<string, Command> = {
   },
   compile: {
     summary: 'compile a guest written in the TypeScript subset into an image',
-    usage: 'tsvisor compile ENTRY.ts --target native|pv -o OUT.img [--listing OUT.lst]',
-    options: { ...HELP, target: { type: 'string', default: 'native' }, output: { type: 'string', short: 'o' }, listing: { type: 'string' } },
+    usage: 'tsvisor compile ENTRY.ts --target native|pv -o OUT.img [--listing OUT.lst] [--unchecked]',
+    options: { ...HELP, target: { type: 'string', default: 'native' }, output: { type: 'string', short: 'o' }, listing: { type: 'string' }, unchecked: { type: 'boolean' } },
     help: {
       '--target native|pv': 'the platform the image is for (default native): start-up, console and shutdown differ',
       '-o, --output OUT.img': 'image to write (required)',
       '--listing OUT.lst': 'also write a listing: address, encoding, disassembly and source line',
+      '--unchecked': 'no run-time checks of integer overflow, array bounds or inexact division (for comparison in benchmarks): such a program wraps and reads or writes outside its arrays silently; division by zero still traps',
     },
     async run(pos, v, io) {
       const entry = one(pos, 'entry file');
@@ -303,7 +304,8 @@ export const COMMANDS: Record<string, Command> = {
       // machines): only `compile` pays for it, not every `run`.
       const { compile } = await import('../guest-kernel/compiler/compile.ts');
       const { formatDiagnostic } = await import('../guest-kernel/compiler/diagnostics.ts');
-      const result = compile(entry, { target, rootDir: process.cwd() });
+      const unchecked = flagSet(v.unchecked, '--unchecked');
+      const result = compile(entry, { target, rootDir: process.cwd(), ...(unchecked ? { unchecked } : {}) });
       if (!result.ok) {
         // One line per diagnostic (file:line:col: error CODE: message), then the verdict.
         for (const d of result.diagnostics) io.err(formatDiagnostic(d) + '\n');
@@ -317,7 +319,8 @@ export const COMMANDS: Record<string, Command> = {
         ...(typeof v.listing === 'string' ? [{ path: v.listing, data: new TextEncoder().encode(result.listing), what: 'listing' }] : []),
       );
       const st = result.stats;
-      io.out(`${v.output}: ${target} image, ${st.functions} functions, ${st.codeBytes} bytes of code, ${st.dataBytes} bytes of data\n`);
+      const checks = unchecked ? 'no run-time checks (--unchecked)' : `${st.checks} run-time checks (${st.checksInLoops} in loops)`;
+      io.out(`${v.output}: ${target} image, ${st.functions} functions, ${st.codeBytes} bytes of code, ${st.dataBytes} bytes of data, ${checks}\n`);
       return 0;
     },
   },

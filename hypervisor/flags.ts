@@ -37,6 +37,13 @@ export function seconds(value: Raw, flag: string, fallback: number): number {
   return n * 1000;
 }
 
+/** A flag that takes no value (`--unchecked`): set or not. */
+export function flagSet(value: Raw, flag: string): boolean {
+  if (value === undefined || value === false) return false;
+  if (value === true) return true;
+  throw new FlagError(`${flag}: takes no value, got '${String(value)}'`);
+}
+
 /** One of `choices`. */
 export function oneOf<T extends string>(value: Raw, flag: string, choices: readonly T[], what: string): T {
   if (typeof value !== 'string' || !(choices as readonly string[]).includes(value)) {

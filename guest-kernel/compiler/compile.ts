@@ -7,7 +7,9 @@
  *   optimize.ts  fold, number values, remove dead code, hoist loop invariants; induction.ts
  *                strength-reduces array indexing; unroll.ts unrolls small pointer loops
  *   regalloc.ts  linear-scan register allocation on the calling convention
- *   emit.ts      IR to assembly; peephole.ts; startup.ts adds the target's start-up code
+ *   emit.ts      IR to assembly; peephole.ts; startup.ts adds the target's start-up code and
+ *                the default exception handler's entry (guest-kernel/lib/runtime.ts, compiled
+ *                into every program); runtime-tables.ts the tables that handler reads
  *   assembler.ts assembly to image; listing.ts maps addresses back to source lines
  *
  * Every problem in guest code comes back as a Diagnostic; an exception out of here is a bug.
@@ -26,13 +28,16 @@ import { type IrFunction, type Loc, printFunction } from './ir.ts';
 import { formatListing, lineTable } from './listing.ts';
 import { FunctionLowerer } from './lower.ts';
 import { minimalCleanup, optimizeFunction } from './optimize.ts';
+import { setUnchecked } from './checks.ts';
+import { countChecks } from './range.ts';
 import { peephole } from './peephole.ts';
 import { MAX_NESTING } from './limits.ts';
 import { clearSourceCache, loadProgram } from './program.ts';
 import { allocateRegisters, printAllocation } from './regalloc.ts';
-import { ENTRY_LABEL, interruptStub, PV_BOOT_STACK_BYTES, STACK_TOP_LABEL, startupCode } from './startup.ts';
+import { RT_CODE_END_LABEL, RUNTIME_ENTRY_FUNCTION, RUNTIME_FILE, runtimeTables, type RuntimeTables } from './runtime-tables.ts';
+import { ENTRY_LABEL, interruptStub, PV_GUARD_LABEL, runtimeEntry, stackLayout, startupCode } from './startup.ts';
 import { SubsetChecker } from './subset.ts';
-import type { CompileOptions, CompileResult, CompileStats } from './types.ts';
+import type { CompileOptions, CompileResult, CompileStats, Target } from './types.ts';
 
 const now = (): number => performance.now();
 
@@ -63,7 +68,11 @@ function compileProgram(entryFile: string, opts: CompileOptions): CompileResult 
   const fail = (): CompileResult => ({ ok: false, diagnostics: sortDiagnostics(dropLibNoise(bag.items)) });
 
   let t = now();
-  const loaded = loadProgram(entryFile, bag, { ...(opts.sources ? { sources: opts.sources } : {}), ...(opts.sharedDirs ? { sharedDirs: opts.sharedDirs } : {}) });
+  const loaded = loadProgram(entryFile, bag, {
+    ...(opts.sources ? { sources: opts.sources } : {}),
+    ...(opts.sharedDirs ? { sharedDirs: opts.sharedDirs } : {}),
+    extraRoots: [RUNTIME_FILE],
+  });
   ms.load = now() - t;
   if (!loaded) return fail();
 
@@ -78,14 +87,19 @@ function compileProgram(entryFile: string, opts: CompileOptions): CompileResult 
     subset?.checkDeclaration(decl);
   });
   subset = new SubsetChecker(ctx);
+  if (opts.unchecked) setUnchecked(ctx);
   for (const sf of loaded.guestFiles) subset.checkFile(sf);
   const main = findMain(ctx, loaded.entry);
+  const runtime = main ? findRuntime(ctx, loaded.program) : undefined;
   ms.check = now() - t;
-  if (bag.errorCount > 0 || !main) return fail();
+  if (bag.errorCount > 0 || !main || !runtime) return fail();
   // Every function of a guest module is compiled, so that its errors are reported whether or not
   // main reaches it; only those main reaches are emitted.
   for (const sf of loaded.guestFiles) {
-    for (const st of sf.statements) if (ts.isFunctionDeclaration(st) && st.body) ctx.functionInfo(st);
+    for (const st of sf.statements) {
+      if (ts.isFunctionDeclaration(st) && st.body) ctx.functionInfo(st);
+      else if (ts.isClassDeclaration(st)) ctx.records.compileMethods(st);
+    }
   }
 
   // Lower, optimise, allocate and emit each function reachable from main.
@@ -99,7 +113,8 @@ function compileProgram(entryFile: string, opts: CompileOptions): CompileResult 
     if (bag.errorCount > 0) continue;
     opts.trace?.('lowered', fn.name, printFunction(fn));
     t = now();
-    if (optimize) optimizeFunction(fn);
+    // The run-time error handler runs once, if ever: not worth the optimiser's time in every compile.
+    if (optimize && path.resolve(info.decl.getSourceFile().fileName) !== RUNTIME_FILE) optimizeFunction(fn);
     else minimalCleanup(fn);
     checkBlocks(fn);
     ms.optimize += now() - t;
@@ -113,7 +128,18 @@ function compileProgram(entryFile: string, opts: CompileOptions): CompileResult 
   /** Every run-time check's trapping instruction, for the table the default handlers search. */
   const sites: SiteLabel[] = [];
   const stubs = new Map([...ctx.functions.values()].flatMap((f) => (f.stubLabel ? [[f.stubLabel, f] as const] : [])));
-  const reachable = reachableFunctions(main.label, lowered, stubs);
+  // Static data holding function addresses (function tables, function-valued module variables:
+  // records.ts) makes them reachable once reachable code takes the data's address; such data
+  // that only unreachable code used goes, or it would name functions that are not emitted.
+  const dataRefs = new Map<string, readonly string[]>([
+    ...data.tables.map((tb): [string, readonly string[]] => [tb.label, tb.entries]),
+    ...data.words.flatMap((w): [string, readonly string[]][] => (typeof w.init === 'string' && lowered.has(w.init) ? [[w.label, [w.init]]] : [])),
+  ]);
+  const reachable = reachableFunctions([main.label, runtime.label], lowered, stubs, dataRefs);
+  for (const list of [data.tables, data.words]) {
+    const kept = list.filter((x) => !dataRefs.has(x.label) || reachable.has(x.label));
+    list.splice(0, list.length, ...(kept as never[]));
+  }
   for (const fn of lowered.values()) {
     if (!reachable.has(fn.label)) continue;
     t = now();
@@ -130,8 +156,13 @@ function compileProgram(entryFile: string, opts: CompileOptions): CompileResult 
   for (const [stub, info] of stubs) {
     if (reachable.has(stub)) code.push(...interruptStub(opts.target, stub, info.label, locOf(info.decl, rootDir)));
   }
-  const body = optimize ? peephole([...startupCode(opts.target, main.label), ...code]) : [...startupCode(opts.target, main.label), ...code];
-  const { text, locs } = layout(opts.target, opts.loadAddress ?? LOAD_BASE, body, tables, data);
+  const startup = [...startupCode(opts.target, main.label), ...runtimeEntry(opts.target, runtime.label)];
+  const body = optimize ? peephole([...startup, ...code]) : [...startup, ...code];
+  // The handler's own checks stay out of its table: a fault while it reports stops the machine at once.
+  const runtimeFile = displayPath(RUNTIME_FILE, rootDir);
+  const programSites = sites.filter((s) => s.site.file !== runtimeFile);
+  const rt = runtimeTables(body, programSites, data, opts.target, ENTRY_LABEL, opts.target === 'pv' ? PV_GUARD_LABEL : undefined);
+  const { text, locs } = layout(opts.target, opts.loadAddress ?? LOAD_BASE, body, tables, data, rt);
   ms.emit += now() - t;
 
   t = now();
@@ -140,6 +171,11 @@ function compileProgram(entryFile: string, opts: CompileOptions): CompileResult 
   ms.assemble = now() - t;
   if (!result.ok) {
     for (const e of result.errors) bag.add(Code.internal, `compiler bug: the assembler refused generated code: ${formatAsmError(e)}`);
+    return fail();
+  }
+  const codeBytes4 = (result.image.symbols?.[RT_CODE_END_LABEL] ?? 0) - (result.image.symbols?.[ENTRY_LABEL] ?? 0);
+  if (codeBytes4 !== rt.codeWords * 4) {
+    bag.add(Code.internal, `compiler bug: the run-time line table describes ${rt.codeWords * 4} bytes of code, the assembler placed ${codeBytes4}`);
     return fail();
   }
   const sources = new Map<string, string[]>();
@@ -156,17 +192,43 @@ function compileProgram(entryFile: string, opts: CompileOptions): CompileResult 
     asm: text,
     listing: formatListing(listingInput, `tsvisor guest listing: ${displayPath(path.resolve(entryFile), rootDir)}, target ${opts.target}`),
     diagnostics: [],
-    stats: { ms, functions: [...reachable].filter((l) => lowered.has(l)).length, codeBytes, dataBytes },
+    stats: {
+      ms,
+      functions: [...reachable].filter((l) => lowered.has(l)).length,
+      codeBytes,
+      dataBytes,
+      sites: programSites.length,
+      ...checkCounts([...lowered.values()].filter((fn) => reachable.has(fn.label) && fn.loc.file !== runtimeFile)),
+    },
   };
 }
 
+/** Run-time checks kept in `fns` (not divisions), and those inside loops (range.ts). */
+function checkCounts(fns: IrFunction[]): { checks: number; checksInLoops: number } {
+  let checks = 0;
+  let checksInLoops = 0;
+  for (const fn of fns) {
+    const c = countChecks(fn);
+    checks += c.checks;
+    checksInLoops += c.inLoops;
+  }
+  return { checks, checksInLoops };
+}
+
 /**
- * Labels of the functions (and interrupt stubs) main reaches through calls, `addressOf` and
- * `interruptEntry`: the ones worth emitting.
+ * Labels of the functions (and interrupt stubs) main and the default exception handler reach
+ * through calls, `addressOf` and `interruptEntry`, and through the function addresses in data
+ * whose address they take (`dataRefs`; the data labels are in the set too): the ones worth
+ * emitting.
  */
-function reachableFunctions(mainLabel: string, fns: ReadonlyMap<string, IrFunction>, stubs: ReadonlyMap<string, FunctionInfo>): Set<string> {
+function reachableFunctions(
+  roots: readonly string[],
+  fns: ReadonlyMap<string, IrFunction>,
+  stubs: ReadonlyMap<string, FunctionInfo>,
+  dataRefs: ReadonlyMap<string, readonly string[]>,
+): Set<string> {
   const seen = new Set<string>();
-  const work = [mainLabel];
+  const work = [...roots];
   while (work.length > 0) {
     const label = work.pop()!;
     if (seen.has(label)) continue;
@@ -176,10 +238,15 @@ function reachableFunctions(mainLabel: string, fns: ReadonlyMap<string, IrFuncti
       work.push(stub.label);
       continue;
     }
+    const refs = dataRefs.get(label);
+    if (refs) {
+      work.push(...refs);
+      continue;
+    }
     for (const b of fns.get(label)?.blocks ?? []) {
       for (const i of b.instrs) {
         if (i.k === 'call') work.push(i.target);
-        else if (i.k === 'la' && (fns.has(i.sym) || stubs.has(i.sym))) work.push(i.sym);
+        else if (i.k === 'la' && (fns.has(i.sym) || stubs.has(i.sym) || dataRefs.has(i.sym))) work.push(i.sym);
       }
     }
   }
@@ -213,12 +280,27 @@ function findMain(ctx: GuestContext, entry: ts.SourceFile): FunctionInfo | undef
   return info;
 }
 
+/** The run-time error handler's entry function (guest-kernel/lib/runtime.ts), queued for compilation. */
+function findRuntime(ctx: GuestContext, program: ts.Program): FunctionInfo | undefined {
+  const decl = program
+    .getSourceFile(RUNTIME_FILE)
+    ?.statements.find((s): s is ts.FunctionDeclaration => ts.isFunctionDeclaration(s) && s.name?.text === RUNTIME_ENTRY_FUNCTION && s.body !== undefined);
+  const info = decl && ctx.functionInfo(decl);
+  if (!info || info.params.length !== 4) {
+    ctx.bag.add(Code.internal, `compiler bug: ${displayPath(RUNTIME_FILE, ctx.bag.rootDir)} has no function ${RUNTIME_ENTRY_FUNCTION}(vector, pc, faultAddr, tables)`);
+    return undefined;
+  }
+  return info;
+}
+
 /**
  * The whole assembly file: code (read-execute) at the load address, then read-only data (string
- * literals) and writable data (module variables, typed arrays), each on its own page so a kernel
- * that turns paging on can map them with the right permissions.
+ * literals, the run-time error tables) and writable data (the tables' header, module variables,
+ * typed arrays, the fault stack; pv: the guard page and the boot stack), each on its own page so
+ * a kernel that turns paging on can map them with the right permissions. Native start-up puts its
+ * page tables after all of it (startup.ts).
  */
-function layout(target: string, loadAddress: number, code: AsmLine[], tables: AsmLine[], data: DataSection): { text: string; locs: (Loc | undefined)[] } {
+function layout(target: Target, loadAddress: number, code: AsmLine[], tables: AsmLine[], data: DataSection, rt: RuntimeTables): { text: string; locs: (Loc | undefined)[] } {
   const lines: string[] = [];
   const locs: (Loc | undefined)[] = [];
   const add = (text: string, loc?: Loc): void => {
@@ -230,20 +312,17 @@ function layout(target: string, loadAddress: number, code: AsmLine[], tables: As
   add(`.entry ${ENTRY_LABEL}`);
   add(`.org 0x${loadAddress.toString(16)}, rx`);
   for (const l of code) add(lineText(l), l.kind === 'ins' ? l.loc : undefined);
+  add(`${RT_CODE_END_LABEL}:`);
   for (const l of tables) add(lineText(l));
   add('__text_end:');
   add('.org (__text_end + 0xfff) & ~0xfff, r');
   for (const l of data.rodataLines()) add(l.endsWith(':') ? l : `    ${l}`);
+  for (const l of rt.rodata) add(l);
   add('.align 4');
   add('__rodata_end:');
   add('.org (__rodata_end + 0xfff) & ~0xfff, rw');
+  for (const l of rt.header) add(l);
   for (const l of data.dataLines()) add(l.endsWith(':') ? l : `    ${l}`);
-  add('.align 4');
-  add('__data_end:');
-  if (target === 'pv') {
-    add('.align 16');
-    add(`    .space ${PV_BOOT_STACK_BYTES} ; the boot stack (see startup.ts)`);
-    add(`${STACK_TOP_LABEL}:`);
-  }
+  for (const l of stackLayout(target)) add(l);
   return { text: lines.join('\n') + '\n', locs };
 }

@@ -11,12 +11,16 @@ import path from 'node:path';
 import ts from 'typescript';
 import { Code, type DiagnosticBag } from './diagnostics.ts';
 import { type DataSection, type LabelAllocator } from './data.ts';
+import { RecordModel, type StaticObject } from './records.ts';
 import type { VReg } from './ir.ts';
 import type { LoadedProgram } from './program.ts';
 import { GUEST_STD_DECLS } from './program.ts';
 import { DEFAULT_MEMORY_BYTES } from '../../abi/platform.ts';
 import { PV_STACK_PAGES, PV_STACK_TOP } from '../../abi/hypercall-numbers.ts';
 import { PAGE_SIZE } from '../../abi/isa.ts';
+import { localArrayLength } from './local-arrays.ts';
+import { foldMathCall } from './math.ts';
+import { constantWraps } from './checks.ts';
 import { BOOL, ELEM_BYTES, ELEM_TYPE_NAMES, INT, STRING, VOID, type ElemKind, type IntRange, type Target, type ValueType } from './types.ts';
 
 export interface ParamInfo {
@@ -26,21 +30,24 @@ export interface ParamInfo {
 }
 
 export interface FunctionInfo {
-  decl: ts.FunctionDeclaration;
+  /** A function declaration, or a record class's method (records.ts). */
+  decl: ts.FunctionDeclaration | ts.MethodDeclaration;
   name: string;
   label: string;
   params: ParamInfo[];
   ret: ValueType;
   /** Label of the interrupt-entry stub, once some `interruptEntry(fn)` asked for one. */
   stubLabel?: string;
+  /** A method: its record type; `this` arrives before the parameters (r0). */
+  self?: ValueType;
 }
 
 export interface GlobalInfo {
   decl: ts.VariableDeclaration;
   label: string;
   type: ValueType;
-  /** Initial value: a number, or a string literal whose address it holds. */
-  init: number | { text: string };
+  /** Initial value: a number, a string literal whose address it holds, or an address (a static record's, a function's). */
+  init: number | { text: string } | { label: string };
 }
 
 export interface ArrayInfo {
@@ -57,6 +64,8 @@ export type Entity =
   | { kind: 'function'; fn: FunctionInfo }
   | { kind: 'global'; g: GlobalInfo }
   | { kind: 'array'; a: ArrayInfo }
+  /** A static record, record array or function table (records.ts). */
+  | { kind: 'static'; s: StaticObject }
   | { kind: 'const'; value: number; type: ValueType; unsigned?: boolean }
   | { kind: 'string'; text: string }
   /** `range`: what lowering knows of a const local's value (see IntRange). */
@@ -76,15 +85,15 @@ export interface LocalScope {
   lookup(decl: ts.Declaration): Entity | undefined;
 }
 
-/** Maximum number of parameters: they travel in r0..r5. */
-export const MAX_PARAMS = 6;
+/** Maximum number of parameters: the first six travel in r0..r5, the others on the stack (emit.ts). */
+export const MAX_PARAMS = 16;
 
 const ELEM_BY_NAME: ReadonlyMap<string, ElemKind> = new Map(
   (Object.entries(ELEM_TYPE_NAMES) as [ElemKind, string][]).map(([k, n]) => [n, k]),
 );
 
 /** Names of typed arrays outside the subset, for a precise message. */
-const OTHER_TYPED_ARRAYS = new Set(['Uint32Array', 'Float32Array', 'Float64Array', 'Uint8ClampedArray', 'BigInt64Array', 'BigUint64Array']);
+const OTHER_TYPED_ARRAYS = new Set(['Float32Array', 'Float64Array', 'Uint8ClampedArray', 'BigInt64Array', 'BigUint64Array']);
 
 export class GuestContext {
   readonly checker: ts.TypeChecker;
@@ -94,6 +103,8 @@ export class GuestContext {
   private readonly moduleVars = new Map<ts.VariableDeclaration, Entity>();
   private readonly usedData = new Set<GlobalInfo | ArrayInfo>();
   private readonly stdDeclsPath = path.resolve(GUEST_STD_DECLS);
+  /** Record classes, their static instances, function tables (records.ts). */
+  readonly records: RecordModel;
 
   constructor(
     readonly loaded: LoadedProgram,
@@ -105,6 +116,7 @@ export class GuestContext {
     private readonly onSharedDeclaration: (decl: ts.Declaration) => void,
   ) {
     this.checker = loaded.program.getTypeChecker();
+    this.records = new RecordModel(this);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -206,7 +218,7 @@ export class GuestContext {
   useGlobal(g: GlobalInfo): void {
     if (this.usedData.has(g)) return;
     this.usedData.add(g);
-    const init = typeof g.init === 'number' ? g.init : this.data.string(g.init.text);
+    const init = typeof g.init === 'number' ? g.init : 'label' in g.init ? g.init.label : this.data.string(g.init.text);
     this.data.words.push({ kind: 'word', label: g.label, init, comment: `let ${g.decl.name.getText()}` });
   }
 
@@ -243,6 +255,8 @@ export class GuestContext {
       this.bag.at(decl, Code.nonConstInit, `module-level variable '${name}' needs an initialiser (a constant, a string literal or a typed array)`);
       return { kind: 'error' };
     }
+    const special = this.records.moduleVar(decl, init, isConst);
+    if (special) return special;
     if (ts.isNewExpression(init)) return this.createArray(decl, init, isConst);
     const type = this.classify(this.checker.getTypeAtLocation(decl.name), decl.name, 'variable');
     if (!type) return { kind: 'error' };
@@ -343,13 +357,13 @@ export class GuestContext {
         this.bag.at(at, Code.dynamicArray, `type '${shown}' of this ${what} is not supported: dynamic arrays are outside the subset (use a module-level typed array)`);
         break;
       case 'function':
-        this.bag.at(at, Code.functionValue, `type '${shown}' of this ${what} is not supported: functions are not values (closures are outside the subset)`);
+        this.bag.at(at, Code.functionValue, `type '${shown}' of this ${what} is not supported: a function value takes at most 6 parameters, none optional, each a number, boolean or record (closures are outside the subset)`);
         break;
       case 'typedarray':
         this.bag.at(at, Code.arrayKind, `type '${shown}' of this ${what} is not supported (supported typed arrays: ${Object.values(ELEM_TYPE_NAMES).join(', ')})`);
         break;
       case 'object':
-        this.bag.at(at, Code.objects, `type '${shown}' of this ${what} is not supported: objects are outside the subset`);
+        this.bag.at(at, Code.objects, `type '${shown}' of this ${what} is not supported: objects are outside the subset (a record is an instance of a class: see guest-kernel/README.md)`);
         break;
       default:
         this.bag.at(at, Code.type, `type '${shown}' of this ${what} is not supported`);
@@ -370,6 +384,10 @@ export class GuestContext {
     if (f & (ts.TypeFlags.Void | ts.TypeFlags.Never)) return allowVoid ? VOID : 'other';
     if (f & ts.TypeFlags.Undefined) return allowVoid ? VOID : 'nullish';
     if (f & ts.TypeFlags.Null) return 'nullish';
+    if (f & (ts.TypeFlags.Object | ts.TypeFlags.TypeParameter)) {
+      const r = this.records.classify(type);
+      if (r !== undefined) return r;
+    }
     if (type.isUnion()) {
       const parts = type.types.map((t) => this.classifyQuiet(t, allowVoid));
       const first = parts[0];
@@ -449,6 +467,8 @@ export class GuestContext {
         if (!cond || cond.kind !== 'num') return undefined;
         return this.constValue(cond.value !== 0 ? c.whenTrue : c.whenFalse, scope);
       }
+      case ts.SyntaxKind.CallExpression:
+        return foldMathCall(this, e as ts.CallExpression, scope); // Math.max(A, B) and friends
       default:
         return undefined;
     }
@@ -462,8 +482,10 @@ export class GuestContext {
       if (e.name.text === 'length' && ts.isIdentifier(e.expression)) {
         const base = this.resolve(e.expression, scope);
         if (base?.kind === 'array') return { kind: 'num', value: base.a.length, type: INT };
+        if (base?.kind === 'static' && base.s.kind !== 'record') return { kind: 'num', value: base.s.length, type: INT };
         if (base?.kind === 'string') return { kind: 'num', value: new TextEncoder().encode(base.text).length, type: INT };
-        return undefined;
+        const local = !base || base.kind === 'local' ? localArrayLength(this, e.expression, scope) : undefined;
+        return local === undefined ? undefined : { kind: 'num', value: local, type: INT };
       }
       const decl = this.declarationOf(e.name);
       if (!decl || !this.isModuleMember(e)) return undefined;
@@ -531,6 +553,18 @@ export class GuestContext {
     }
     if (v === undefined) return undefined;
     const type = isComparison(op) ? BOOL : INT;
+    if (op === ts.SyntaxKind.PlusToken || op === ts.SyntaxKind.MinusToken || op === ts.SyntaxKind.AsteriskToken) {
+      // JavaScript's exact result: above 0x7fffffff it is an unsigned constant (like such a
+      // literal); outside -2^31..2^32-1 an error unless the program wraps it (checks.ts).
+      const x = jsValue(l);
+      const y = jsValue(r);
+      const exact = op === ts.SyntaxKind.PlusToken ? x + y : op === ts.SyntaxKind.MinusToken ? x - y : x * y;
+      if (exact > 0x7fffffff && exact <= 0xffffffff) return { kind: 'num', value: exact | 0, type, unsigned: true };
+      if ((exact < -0x80000000 || exact > 0xffffffff) && !constantWraps(this, scope, b)) {
+        this.bag.at(b, Code.constOverflow, `integer overflow in a constant expression: ${b.getText()} is ${exact}, outside the 32-bit range; write (${b.getText()}) | 0 if it should wrap`);
+      }
+      return { kind: 'num', value: v | 0, type };
+    }
     return v > 0x7fffffff ? { kind: 'num', value: v | 0, type, unsigned: true } : { kind: 'num', value: v, type };
   }
 }
@@ -575,6 +609,7 @@ function truncatedByParent(e: ts.Expression): boolean {
 }
 
 function sameType(a: ValueType, b: ValueType): boolean {
+  if ((a.kind === 'record' || a.kind === 'records') && (b.kind === 'record' || b.kind === 'records')) return a.kind === b.kind && a.name === b.name;
   return a.kind === b.kind && (a.kind !== 'array' || (b.kind === 'array' && a.elem === b.elem));
 }
 
@@ -728,6 +763,7 @@ export function wrapElement(v: number, elem: ElemKind): number {
     case 'u16':
       return v & 0xffff;
     case 'i32':
+    case 'u32': // the same bits; a load reads them back unsigned
       return v | 0;
   }
 }

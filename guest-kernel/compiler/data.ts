@@ -49,6 +49,16 @@ export interface StaticArray {
   length: number;
   /** Initial elements (the rest are zero); null for an all-zero array. */
   init: number[] | null;
+  /** The word just below element 0: `length` unless given here; null for none (a record, records.ts). */
+  lengthWord?: number | null;
+  comment: string;
+}
+
+/** A function table (records.ts): read-only words holding function addresses, its length word below. */
+export interface StaticTable {
+  label: string;
+  /** Function labels, in order. */
+  entries: string[];
   comment: string;
 }
 
@@ -63,6 +73,8 @@ export class DataSection {
   readonly words: StaticWord[] = [];
   readonly arrays: StaticArray[] = [];
   readonly strings = new Map<string, StaticString>();
+  /** Function tables; compile.ts counts the functions in placed tables reachable. */
+  readonly tables: StaticTable[] = [];
   private stringCount = 0;
 
   constructor(private readonly labels: LabelAllocator) {}
@@ -83,6 +95,10 @@ export class DataSection {
       out.push('.align 4', `.word ${s.bytes.length}`, `${s.label}:`);
       out.push(...bytesLines(s.bytes));
     }
+    for (const t of this.tables) {
+      out.push('.align 4', `.word ${t.entries.length} ; ${t.comment}`, `${t.label}:`);
+      for (let i = 0; i < t.entries.length; i += 8) out.push(`.word ${t.entries.slice(i, i + 8).join(', ')}`);
+    }
     return out;
   }
 
@@ -96,7 +112,9 @@ export class DataSection {
     const zeroed = this.arrays.filter((a) => a.init === null);
     for (const a of [...initialised, ...zeroed]) {
       const size = ELEM_BYTES[a.elem];
-      out.push('.align 4', `.word ${a.length} ; ${a.comment}`, `${a.label}:`);
+      const lengthWord = a.lengthWord === undefined ? a.length : a.lengthWord;
+      if (lengthWord === null) out.push('.align 4', `; ${a.comment}`, `${a.label}:`);
+      else out.push('.align 4', `.word ${lengthWord} ; ${a.comment}`, `${a.label}:`);
       const init = a.init ?? [];
       const dir = size === 4 ? '.word' : size === 2 ? '.half' : '.byte';
       for (let i = 0; i < init.length; i += 16) {

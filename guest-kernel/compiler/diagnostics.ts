@@ -39,6 +39,13 @@ export const Code = {
   functionValue: 'TSG2017',
   moduleForm: 'TSG2018',
   nullish: 'TSG2019',
+  /** Records and function values (records.ts, fn-values.ts); 2030.. so that other 20xx additions cannot collide. */
+  recordForm: 'TSG2030',
+  recordAllocation: 'TSG2031',
+  recordField: 'TSG2032',
+  recordShape: 'TSG2033',
+  functionTable: 'TSG2034',
+  unsupportedMath: 'TSG2020',
 
   nonConstInit: 'TSG3001',
   literalRange: 'TSG3002',
@@ -52,6 +59,8 @@ export const Code = {
   unsignedLocal: 'TSG3010',
   arrayTooLarge: 'TSG3011',
   signMix: 'TSG3012',
+  /** Run-time checks (checks.ts); 3020.. so that other 30xx additions cannot collide. */
+  constOverflow: 'TSG3020',
 
   internal: 'TSG9001',
 } as const;

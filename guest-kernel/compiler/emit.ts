@@ -4,16 +4,21 @@
  * store to a stack slot for a spilled operand. Calls and hypercalls move their arguments into
  * r0..r5 with a parallel move; the prologue and epilogue save what the allocator used.
  */
-import { CR_NAMES } from '../../abi/isa.ts';
+import { CR_NAMES, PAGE_SIZE } from '../../abi/isa.ts';
 import { type AsmLine, ins, memOperand, reg } from './asm.ts';
 import { dominates, dominators } from './cfg.ts';
 import { type Block, type BlockId, type CheckSite, type Cond, INVERSE_COND, type Instr, type IrFunction, type Loc, type VReg, instrDef, instrUses, successors, termUses } from './ir.ts';
 import { type Allocation, ARG_REGS, type Location, SCRATCH_A, SCRATCH_B } from './regalloc.ts';
+import { type FrameLayout, frameLayout, outgoingOffset, REGISTER_ARGS } from './frame.ts';
 import { assertNever } from './types.ts';
 
 const BRANCH: Readonly<Record<Cond, string>> = { eq: 'beq', ne: 'bne', lt: 'blt', ge: 'bge', ltu: 'bltu', geu: 'bgeu' };
 
-type Source = Location | { k: 'imm'; value: number };
+/** A place a value can be: an allocated location, or a stack argument at a fixed sp offset (frame.ts). */
+type Place = Location | { k: 'stack'; offset: number };
+type Source = Place | { k: 'imm'; value: number };
+
+const S16 = (v: number): boolean => v >= -0x8000 && v <= 0x7fff;
 
 /** A run-time check's trapping instruction, by the label emitted just before it. */
 export interface SiteLabel {
@@ -29,6 +34,7 @@ class FunctionEmitter {
   readonly out: AsmLine[] = [];
   private loc: Loc | undefined;
   private readonly frameBytes: number;
+  private readonly frame: FrameLayout;
   /** Where the prologue goes (see shrinkWrap), and the blocks whose returns need the epilogue. */
   private readonly prologueAt: BlockId;
   private readonly framed: Set<BlockId>;
@@ -38,8 +44,9 @@ class FunctionEmitter {
     private readonly alloc: Allocation,
     private readonly sites: SiteLabel[],
   ) {
-    this.frameBytes = alloc.slotCount * 4;
-    const wrap = shrinkWrap(fn, alloc);
+    this.frame = frameLayout(fn, alloc);
+    this.frameBytes = this.frame.bytes;
+    const wrap = this.frame.atEntry ? { at: fn.blocks[0]!.id, region: new Set(fn.blocks.map((b) => b.id)) } : shrinkWrap(fn, alloc);
     this.prologueAt = wrap.at;
     this.framed = wrap.region;
   }
@@ -68,7 +75,27 @@ class FunctionEmitter {
   }
 
   private slotOperand(index: number): string {
-    return memOperand('sp', index * 4);
+    return this.spOperand(this.frame.slots + index * 4);
+  }
+
+  /** `[sp+offset]`; beyond a 16-bit offset (above large local arrays), through r7 (SCRATCH_B). */
+  private spOperand(offset: number): string {
+    if (S16(offset)) return memOperand('sp', offset);
+    this.emit('li', reg(SCRATCH_B), String(offset));
+    this.emit('add', reg(SCRATCH_B), 'sp', reg(SCRATCH_B));
+    return memOperand(reg(SCRATCH_B), 0);
+  }
+
+  /** The memory operand of a slot or a stack argument. */
+  private placeOperand(p: Extract<Place, { k: 'slot' | 'stack' }>): string {
+    return p.k === 'slot' ? this.slotOperand(p.index) : this.spOperand(p.offset);
+  }
+
+  /** `sp = sp + delta` (the prologue and epilogue), through r6 when delta needs more than 16 bits. */
+  private adjustSp(delta: number): void {
+    if (S16(delta)) return this.emit('addi', 'sp', 'sp', String(delta));
+    this.emit('li', reg(SCRATCH_A), String(delta));
+    this.emit('add', 'sp', 'sp', reg(SCRATCH_A));
   }
 
   /** The register to read `v` from, loading a spilled value (or rebuilding a constant) into `scratch` first. */
@@ -102,9 +129,13 @@ class FunctionEmitter {
     this.loc = fn.loc;
     this.out.push({ kind: 'label', name: fn.label });
     if (this.prologueAt === fn.blocks[0]!.id) this.prologue();
-    // Parameters arrive in r0..r5.
+    // Parameters arrive in r0..r5, the seventh on in the caller's outgoing area (frame.ts).
     this.parallelMove(
-      fn.params.flatMap((p, i) => (this.alloc.loc.has(p) ? [{ dst: this.location(p), src: { k: 'reg', r: ARG_REGS[i]! } as Source }] : [])),
+      fn.params.flatMap((p, i) => {
+        if (!this.alloc.loc.has(p)) return [];
+        const src: Source = i < REGISTER_ARGS ? { k: 'reg', r: ARG_REGS[i]! } : { k: 'stack', offset: this.frame.incoming + (i - REGISTER_ARGS) * 4 };
+        return [{ dst: this.location(p), src }];
+      }),
     );
     const referenced = this.referencedBlocks();
     fn.blocks.forEach((b, idx) => {
@@ -152,6 +183,16 @@ class FunctionEmitter {
         this.emit('la', d.r, i.sym);
         return d.commit();
       }
+      case 'frame': {
+        const d = this.def(i.dst);
+        const offset = this.frame.arrays + i.offset;
+        if (S16(offset)) this.emit('addi', d.r, 'sp', String(offset));
+        else {
+          this.emit('li', d.r, String(offset));
+          this.emit('add', d.r, 'sp', d.r);
+        }
+        return d.commit();
+      }
       case 'mov':
         return this.move(this.location(i.dst), this.location(i.src));
       case 'bin': {
@@ -188,9 +229,28 @@ class FunctionEmitter {
       }
       case 'call':
       case 'trap': {
-        this.parallelMove(i.args.map((a, k) => ({ dst: { k: 'reg', r: ARG_REGS[k]! } as Location, src: this.location(a) })));
+        this.parallelMove(
+          i.args.map((a, k) => ({ dst: k < REGISTER_ARGS ? ({ k: 'reg', r: ARG_REGS[k]! } as Place) : { k: 'stack', offset: outgoingOffset(k) }, src: this.location(a) })),
+        );
         if (i.k === 'call') this.emit('call', i.target);
         else this.emit(i.op);
+        if (i.dst !== null) this.move(this.location(i.dst), { k: 'reg', r: 0 });
+        return;
+      }
+      case 'callr': {
+        // The address travels in scratch r7 with the arguments' moves (at most six, all to
+        // registers, so none writes r7) ... except a load from a slot beyond a 16-bit offset,
+        // which builds its address in r7: such loads go last, with the address moved to r6.
+        const moves = i.args.map((a, k) => ({ dst: { k: 'reg', r: ARG_REGS[k]! } as Place, src: this.location(a) as Source }));
+        const far = (m: { src: Source }): boolean => m.src.k === 'slot' && !S16(this.frame.slots + m.src.index * 4);
+        this.parallelMove([...moves.filter((m) => !far(m)), { dst: { k: 'reg', r: SCRATCH_B }, src: this.location(i.addr) }]);
+        let target = SCRATCH_B;
+        if (moves.some(far)) {
+          this.emit('mov', reg(SCRATCH_A), reg(SCRATCH_B));
+          target = SCRATCH_A;
+          for (const m of moves.filter(far)) this.move(m.dst, m.src);
+        }
+        this.emit('callr', reg(target));
         if (i.dst !== null) this.move(this.location(i.dst), { k: 'reg', r: 0 });
         return;
       }
@@ -231,6 +291,12 @@ class FunctionEmitter {
         return this.emit('invlpg', this.use(i.src, SCRATCH_A));
       case 'sys':
         return this.emit(i.op);
+      case 'chk': {
+        const a = this.use(i.a, SCRATCH_A);
+        return this.emitMain(i, 'chk', a, this.use(i.b, SCRATCH_B));
+      }
+      case 'chki':
+        return this.emitMain(i, 'chki', this.use(i.a, SCRATCH_A), String(i.imm));
       default:
         return assertNever(i, 'instruction');
     }
@@ -270,37 +336,44 @@ class FunctionEmitter {
 
   private prologue(): void {
     for (const r of this.alloc.calleeSaved) this.emit('push', reg(r));
-    if (this.frameBytes > 0) this.emit('addi', 'sp', 'sp', String(-this.frameBytes));
+    // A frame larger than a page (local arrays) is probed a page at a time on the way down, so
+    // an overflow faults in the stack's guard page rather than stepping over it into other
+    // memory (GCC's -fstack-clash-protection; Windows' __chkstk).
+    let left = this.frameBytes;
+    for (; left > PAGE_SIZE; left -= PAGE_SIZE) {
+      this.emit('addi', 'sp', 'sp', String(-PAGE_SIZE));
+      this.emit('ldw', reg(SCRATCH_A), '[sp]');
+    }
+    if (left > 0) this.adjustSp(-left);
   }
 
   private epilogue(): void {
-    if (this.frameBytes > 0) this.emit('addi', 'sp', 'sp', String(this.frameBytes));
+    if (this.frameBytes > 0) this.adjustSp(this.frameBytes);
     for (const r of [...this.alloc.calleeSaved].reverse()) this.emit('pop', reg(r));
     this.emit('ret');
   }
 
-  private move(dst: Location, src: Source): void {
+  private move(dst: Place, src: Source): void {
     if (dst.k === 'remat') return; // a constant needs no copy: it is rebuilt where used
     if (src.k === 'remat') {
       if (dst.k === 'reg') return this.rebuild(reg(dst.r), src);
       this.rebuild(reg(SCRATCH_A), src);
-      return this.emit('stw', reg(SCRATCH_A), this.slotOperand(dst.index));
+      return this.emit('stw', reg(SCRATCH_A), this.placeOperand(dst));
     }
     if (src.k === 'imm') {
       if (dst.k === 'reg') return this.emit('li', reg(dst.r), String(src.value));
       this.emit('li', reg(SCRATCH_A), String(src.value));
-      return this.emit('stw', reg(SCRATCH_A), this.slotOperand(dst.index));
+      return this.emit('stw', reg(SCRATCH_A), this.placeOperand(dst));
     }
     if (dst.k === 'reg' && src.k === 'reg') {
       if (dst.r !== src.r) this.emit('mov', reg(dst.r), reg(src.r));
       return;
     }
-    if (dst.k === 'reg' && src.k === 'slot') return this.emit('ldw', reg(dst.r), this.slotOperand(src.index));
-    if (dst.k === 'slot' && src.k === 'reg') return this.emit('stw', reg(src.r), this.slotOperand(dst.index));
-    if (dst.k === 'slot' && src.k === 'slot' && dst.index !== src.index) {
-      this.emit('ldw', reg(SCRATCH_A), this.slotOperand(src.index));
-      this.emit('stw', reg(SCRATCH_A), this.slotOperand(dst.index));
-    }
+    if (dst.k === 'reg') return this.emit('ldw', reg(dst.r), this.placeOperand(src as Extract<Place, { k: 'slot' | 'stack' }>));
+    if (src.k === 'reg') return this.emit('stw', reg(src.r), this.placeOperand(dst));
+    if (dst.k === src.k && (dst.k === 'slot' ? dst.index === (src as { index: number }).index : dst.offset === (src as { offset: number }).offset)) return;
+    this.emit('ldw', reg(SCRATCH_A), this.placeOperand(src as Extract<Place, { k: 'slot' | 'stack' }>));
+    this.emit('stw', reg(SCRATCH_A), this.placeOperand(dst));
   }
 
   /**
@@ -309,9 +382,9 @@ class FunctionEmitter {
    * register-to-register moves in an order that respects dependences (a cycle is broken through
    * scratch r6), then loads from slots and constants.
    */
-  private parallelMove(moves: { dst: Location; src: Source }[]): void {
+  private parallelMove(moves: { dst: Place; src: Source }[]): void {
     const pending = moves.filter((m) => m.dst.k !== 'remat' && !(m.src.k === 'reg' && m.dst.k === 'reg' && m.src.r === m.dst.r));
-    for (const m of pending.filter((x) => x.dst.k === 'slot')) this.move(m.dst, m.src);
+    for (const m of pending.filter((x) => x.dst.k === 'slot' || x.dst.k === 'stack')) this.move(m.dst, m.src);
     let regMoves = pending.filter((x) => x.dst.k === 'reg' && x.src.k === 'reg') as { dst: { k: 'reg'; r: number }; src: { k: 'reg'; r: number } }[];
     const later = pending.filter((x) => x.dst.k === 'reg' && x.src.k !== 'reg');
     while (regMoves.length > 0) {

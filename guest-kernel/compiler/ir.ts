@@ -29,10 +29,15 @@ export type BinOp =
   | 'slt'
   | 'sltu'
   | 'seq'
-  | 'sne';
+  | 'sne'
+  /** Checked forms (#OF when the exact result leaves int32), and the high word of a product. */
+  | 'addo'
+  | 'subo'
+  | 'mulo'
+  | 'mulh';
 
 /** Register-immediate ALU operations: the ISA's I forms. */
-export type ImmOp = 'addi' | 'muli' | 'andi' | 'ori' | 'xori' | 'shli' | 'shri' | 'sari' | 'slti' | 'sltiu';
+export type ImmOp = 'addi' | 'muli' | 'andi' | 'ori' | 'xori' | 'shli' | 'shri' | 'sari' | 'slti' | 'sltiu' | 'addio';
 
 /** Conditions of the conditional branches (beq, bne, blt, bge, bltu, bgeu). */
 export type Cond = 'eq' | 'ne' | 'lt' | 'ge' | 'ltu' | 'geu';
@@ -51,6 +56,8 @@ export type Width = 1 | 2 | 4;
 export type MemClass =
   | { readonly kind: 'global'; readonly sym: string }
   | { readonly kind: 'array'; readonly sym: string | null }
+  /** A record's number or boolean field, `sym` naming the class and offset (records-lower.ts): records never overlap, so only the same field of some record aliases it. */
+  | { readonly kind: 'field'; readonly sym: string }
   | { readonly kind: 'const' }
   | { readonly kind: 'raw' };
 
@@ -81,6 +88,8 @@ export interface CheckSite {
 export type Instr = (
   | { k: 'li'; dst: VReg; value: number }
   | { k: 'la'; dst: VReg; sym: string }
+  /** The address of byte `offset` of the function's local typed arrays (sp-relative: local-arrays.ts). */
+  | { k: 'frame'; dst: VReg; offset: number }
   | { k: 'mov'; dst: VReg; src: VReg }
   | { k: 'bin'; op: BinOp; dst: VReg; a: VReg; b: VReg }
   | { k: 'imm'; op: ImmOp; dst: VReg; a: VReg; imm: number }
@@ -89,6 +98,8 @@ export type Instr = (
   | { k: 'store'; width: Width; src: VReg; base: VReg; offset: number; mem: MemClass }
   /** Direct call; arguments go to r0..r5, the result comes back in r0. */
   | { k: 'call'; dst: VReg | null; target: string; args: VReg[] }
+  /** Indirect call through a function value (`callr`): as `call`, to the address in `addr`. */
+  | { k: 'callr'; dst: VReg | null; addr: VReg; args: VReg[] }
   /** HYPERCALL or SYSCALL: args[0] goes to r0 (the number), args[1..5] to r1..r5; result in r0. */
   | { k: 'trap'; op: 'hypercall' | 'syscall'; dst: VReg | null; args: VReg[] }
   | { k: 'in'; dst: VReg; port: number }
@@ -101,6 +112,9 @@ export type Instr = (
   | { k: 'popf'; src: VReg }
   | { k: 'invlpg'; src: VReg }
   | { k: 'sys'; op: SysOp }
+  /** A bounds check: #BR unless `a < b` unsigned (`chk`), or `a < imm` unsigned (`chki`). */
+  | { k: 'chk'; a: VReg; b: VReg }
+  | { k: 'chki'; a: VReg; imm: number }
 ) & { loc?: Loc | undefined; site?: CheckSite | undefined };
 
 export type Term = (
@@ -132,6 +146,8 @@ export interface IrFunction {
   blocks: Block[];
   nextVreg: number;
   returnsValue: boolean;
+  /** Bytes of the function's local typed arrays in its frame (local-arrays.ts); absent when none. */
+  localArrayBytes?: number;
   loc: Loc;
 }
 
@@ -144,6 +160,7 @@ export function instrUses(i: Instr): VReg[] {
   switch (i.k) {
     case 'li':
     case 'la':
+    case 'frame':
     case 'in':
     case 'mfcr':
     case 'pushf':
@@ -163,6 +180,8 @@ export function instrUses(i: Instr): VReg[] {
     case 'call':
     case 'trap':
       return i.args;
+    case 'callr':
+      return [i.addr, ...i.args];
     case 'inr':
       return [i.port];
     case 'out':
@@ -172,6 +191,10 @@ export function instrUses(i: Instr): VReg[] {
       return [i.src];
     case 'outr':
       return [i.port, i.src];
+    case 'chk':
+      return [i.a, i.b];
+    case 'chki':
+      return [i.a];
   }
 }
 
@@ -180,6 +203,7 @@ export function instrDef(i: Instr): VReg | null {
   switch (i.k) {
     case 'li':
     case 'la':
+    case 'frame':
     case 'mov':
     case 'bin':
     case 'imm':
@@ -191,6 +215,7 @@ export function instrDef(i: Instr): VReg | null {
     case 'pushf':
       return i.dst;
     case 'call':
+    case 'callr':
     case 'trap':
       return i.dst;
     case 'store':
@@ -200,6 +225,8 @@ export function instrDef(i: Instr): VReg | null {
     case 'popf':
     case 'invlpg':
     case 'sys':
+    case 'chk':
+    case 'chki':
       return null;
   }
 }
@@ -229,6 +256,10 @@ export function mapInstrUses(i: Instr, f: (v: VReg) => VReg): void {
     case 'trap':
       i.args = i.args.map(f);
       return;
+    case 'callr':
+      i.addr = f(i.addr);
+      i.args = i.args.map(f);
+      return;
     case 'inr':
       i.port = f(i.port);
       return;
@@ -241,6 +272,13 @@ export function mapInstrUses(i: Instr, f: (v: VReg) => VReg): void {
     case 'outr':
       i.port = f(i.port);
       i.src = f(i.src);
+      return;
+    case 'chk':
+      i.a = f(i.a);
+      i.b = f(i.b);
+      return;
+    case 'chki':
+      i.a = f(i.a);
       return;
     default:
       return;
@@ -294,11 +332,26 @@ export function mapSuccessors(t: Term, f: (b: BlockId) => BlockId): void {
   } else if (t.k === 'jr') t.targets = t.targets.map(f);
 }
 
+/**
+ * Whether the instruction may trap: a division (#DE), a checked operation (#OF) or a bounds
+ * check (#BR). Such an instruction is never removed for want of uses, moved to where it would
+ * run on a path that did not run it, or reordered with another one (which check fires first is
+ * part of a program's behaviour); a later identical one may reuse its result.
+ */
+export function mayTrap(i: Instr): boolean {
+  if (i.k === 'chk' || i.k === 'chki') return true;
+  if (i.k === 'imm') return i.op === 'addio';
+  if (i.k !== 'bin') return false;
+  return i.op === 'div' || i.op === 'divu' || i.op === 'rem' || i.op === 'remu' || i.op === 'addo' || i.op === 'subo' || i.op === 'mulo';
+}
+
 /** True when removing the instruction (its result unused) cannot change behaviour. */
 export function isPure(i: Instr): boolean {
+  if (mayTrap(i)) return false;
   switch (i.k) {
     case 'li':
     case 'la':
+    case 'frame':
     case 'mov':
     case 'bin':
     case 'imm':
@@ -314,7 +367,7 @@ export function isPure(i: Instr): boolean {
 
 /** Calls and traps clobber the caller-saved registers. */
 export function isCallLike(i: Instr): boolean {
-  return i.k === 'call' || i.k === 'trap';
+  return i.k === 'call' || i.k === 'callr' || i.k === 'trap';
 }
 
 /** A readable dump of a function, for tests and debugging. */
@@ -353,6 +406,8 @@ export function printInstr(i: Instr): string {
       return `${v(i.dst)} = ${i.value}`;
     case 'la':
       return `${v(i.dst)} = &${i.sym}`;
+    case 'frame':
+      return `${v(i.dst)} = &frame+${i.offset}`;
     case 'mov':
       return `${v(i.dst)} = ${v(i.src)}`;
     case 'bin':
@@ -369,6 +424,8 @@ export function printInstr(i: Instr): string {
       return `${i.dst === null ? '' : `${v(i.dst)} = `}call ${i.target}(${i.args.map(v).join(', ')})`;
     case 'trap':
       return `${i.dst === null ? '' : `${v(i.dst)} = `}${i.op}(${i.args.map(v).join(', ')})`;
+    case 'callr':
+      return `${i.dst === null ? '' : `${v(i.dst)} = `}callr ${v(i.addr)}(${i.args.map(v).join(', ')})`;
     case 'in':
       return `${v(i.dst)} = in ${i.port}`;
     case 'inr':
@@ -389,5 +446,9 @@ export function printInstr(i: Instr): string {
       return `invlpg ${v(i.src)}`;
     case 'sys':
       return i.op;
+    case 'chk':
+      return `chk ${v(i.a)}, ${v(i.b)}`;
+    case 'chki':
+      return `chk ${v(i.a)}, ${i.imm}`;
   }
 }

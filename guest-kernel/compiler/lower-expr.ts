@@ -6,20 +6,25 @@
  * straight to conditional branches.
  *
  * JavaScript and the machine agree on every int32 operation except where JavaScript leaves the
- * int32 range: `+ - *` (the guest wraps; portable code writes `| 0`), `/` (the guest truncates;
- * portable code writes `(a / b) | 0`), and `>>>`, whose result JavaScript reads as unsigned. For
- * the last, the compiler tracks which operands are `x >>> 0` values (IntRange 'u32') and uses the
- * unsigned compare, divide and remainder for them, refusing a comparison with a possibly
- * negative value, where JavaScript and the machine would disagree.
+ * int32 range: `+ - *` and `/` (checked at run time unless the program wraps or truncates them:
+ * checks.ts; a constant that overflows is refused here), and `>>>`, whose result JavaScript reads
+ * as unsigned. For the last, the compiler tracks which operands are `x >>> 0` values (IntRange
+ * 'u32') and uses the unsigned compare, divide and remainder for them, refusing a comparison
+ * with a possibly negative value, where JavaScript and the machine would disagree.
  */
 import ts from 'typescript';
 import { Code } from './diagnostics.ts';
 import { foldBinary, isComparison, numericLiteralValue, skipOuter, unsignedLetMessage, type Entity } from './context.ts';
 import type { BinOp, BlockId, Cond, MemClass, VReg, Width } from './ir.ts';
-import { lowerIntrinsic, lowerMathImul } from './intrinsics.ts';
+import { lowerIntrinsic } from './intrinsics.ts';
+import { lowerMath, mathFunctionName } from './math.ts';
+import { isConsoleLog, lowerConsoleLog } from './console-log.ts';
+import { defaultArguments } from './params.ts';
 import type { FunctionLowerer } from './lower.ts';
-import { ELEM_BYTES, type ElemKind, type IntRange } from './types.ts';
+import { fieldLValue, functionAddress, lowerField, lowerRecordCall, lowerRecordElement, lowerThis, staticAddress } from './records-lower.ts';
+import { ELEM_BYTES, elementRange, type ElemKind, type IntRange } from './types.ts';
 import { isCompoundAssignment } from './subset.ts';
+import { boundsCheck, lowerAddSubMul, lowerDivision, lowerNegate, lowerStep, truncated, wrapTerms } from './checks.ts';
 
 export type Operand = { k: 'const'; v: number; range?: IntRange } | { k: 'reg'; r: VReg; range?: IntRange };
 
@@ -62,9 +67,13 @@ export function lowerExpr(l: FunctionLowerer, e: ts.Expression, discard = false)
       return lowerName(l, e as ts.Identifier);
     case ts.SyntaxKind.PropertyAccessExpression:
       return lowerPropertyAccess(l, e as ts.PropertyAccessExpression);
+    case ts.SyntaxKind.ThisKeyword:
+      return lowerThis(l);
     case ts.SyntaxKind.ElementAccessExpression: {
       const c = l.ctx.enumValue(e as ts.ElementAccessExpression);
       if (c !== undefined) return constOperand(c);
+      const element = lowerRecordElement(l, e as ts.ElementAccessExpression);
+      if (element) return element;
       return readLValue(l, elementLValue(l, e as ts.ElementAccessExpression));
     }
     case ts.SyntaxKind.CallExpression:
@@ -122,8 +131,9 @@ function entityValue(l: FunctionLowerer, ent: Entity, node: ts.Node): Operand {
       l.ctx.bag.at(node, Code.functionValue, `intrinsic '${ent.name}' can only be called`);
       return ZERO;
     case 'function':
-      l.ctx.bag.at(node, Code.functionValue, `function '${ent.fn.name}' used as a value: functions can only be called (or passed to addressOf)`);
-      return ZERO;
+      return functionAddress(l, ent.fn); // a function value (the subset check refused the others)
+    case 'static':
+      return staticAddress(l, ent.s);
     case 'error':
       return ZERO;
   }
@@ -133,6 +143,8 @@ function lowerPropertyAccess(l: FunctionLowerer, e: ts.PropertyAccessExpression)
   const c = l.ctx.enumValue(e);
   if (c !== undefined) return constOperand(c);
   if (l.ctx.isModuleMember(e)) return lowerName(l, e);
+  const field = lowerField(l, e);
+  if (field) return field;
   if (e.name.text === 'length') {
     const folded = l.ctx.constValue(e, l);
     if (folded?.kind === 'num') return constOperand(folded.value);
@@ -150,7 +162,8 @@ function lowerPropertyAccess(l: FunctionLowerer, e: ts.PropertyAccessExpression)
 export type LValue =
   | { k: 'local'; vreg: VReg }
   | { k: 'global'; addr: VReg; mem: MemClass }
-  | { k: 'mem'; base: VReg; offset: number; width: Width; signed: boolean; mem: MemClass; elem: ElemKind };
+  /** `field`: a record's number or boolean field (records-lower.ts), which reads back what was stored. */
+  | { k: 'mem'; base: VReg; offset: number; width: Width; signed: boolean; mem: MemClass; elem: ElemKind; field?: true };
 
 function globalLValue(l: FunctionLowerer, ent: Extract<Entity, { kind: 'global' }>): LValue {
   l.ctx.useGlobal(ent.g);
@@ -171,7 +184,7 @@ export function readLValue(l: FunctionLowerer, lv: LValue): Operand {
     case 'mem': {
       const dst = l.vreg();
       l.emit({ k: 'load', width: lv.width, signed: lv.signed, dst, base: lv.base, offset: lv.offset, mem: lv.mem });
-      return regOperand(dst, lv.elem === 'u8' || lv.elem === 'u16' ? 'nonneg' : undefined);
+      return regOperand(dst, elementRange(lv.elem));
     }
   }
 }
@@ -186,7 +199,7 @@ export function mayExceedInt32(o: Operand): boolean {
  * variable) when the value may be above 2147483647: the variable would read back signed.
  */
 function writeLValue(l: FunctionLowerer, lv: LValue, value: Operand, at?: ts.BinaryExpression): void {
-  if (at && lv.k !== 'mem' && mayExceedInt32(value)) l.ctx.bag.at(at, Code.unsignedLocal, unsignedLetMessage(skipOuter(at.left).getText()));
+  if (at && (lv.k !== 'mem' || lv.field) && mayExceedInt32(value)) l.ctx.bag.at(at, Code.unsignedLocal, unsignedLetMessage(skipOuter(at.left).getText()));
   if (lv.k === 'local') {
     if (value.k === 'const') l.emit({ k: 'li', dst: lv.vreg, value: value.v });
     else if (value.r !== lv.vreg) l.emit({ k: 'mov', dst: lv.vreg, src: value.r });
@@ -214,6 +227,7 @@ function elementLValue(l: FunctionLowerer, e: ts.ElementAccessExpression): LValu
   }
   const base = toReg(l, lowerExpr(l, e.expression));
   const index = lowerExpr(l, e.argumentExpression);
+  boundsCheck(l, e, base, index);
   const mem: MemClass = { kind: 'array', sym };
   const common = { width: size, signed: elem === 'i8' || elem === 'i16' || elem === 'i32', mem, elem } as const;
   if (index.k === 'const') {
@@ -240,6 +254,7 @@ function lvalueOf(l: FunctionLowerer, target: ts.Expression): LValue | undefined
     return undefined;
   }
   if (ts.isElementAccessExpression(t)) return elementLValue(l, t);
+  if (ts.isPropertyAccessExpression(t)) return fieldLValue(l, t);
   return undefined;
 }
 
@@ -256,10 +271,8 @@ function lowerPrefix(l: FunctionLowerer, e: ts.PrefixUnaryExpression, discard: b
       return lowerExpr(l, e.operand);
     case ts.SyntaxKind.MinusToken: {
       const a = lowerExpr(l, e.operand);
-      if (a.k === 'const') return constOperand(-a.v | 0);
-      const dst = l.vreg();
-      l.emit({ k: 'un', op: 'neg', dst, a: a.r });
-      return regOperand(dst);
+      if (a.k === 'const') return exactConstant(l, -(a.range === 'u32' ? a.v >>> 0 : a.v), e) ?? constOperand(-a.v | 0);
+      return lowerNegate(l, a.r, a, e);
     }
     case ts.SyntaxKind.TildeToken: {
       const a = lowerExpr(l, e.operand);
@@ -290,8 +303,7 @@ function lowerUpdate(l: FunctionLowerer, target: ts.Expression, delta: 1 | -1, d
     l.emit({ k: 'mov', dst: copy, src: toReg(l, old) });
     old = regOperand(copy);
   }
-  const updated = l.vreg();
-  l.emit({ k: 'bin', op: 'add', dst: updated, a: toReg(l, old), b: l.li(delta) });
+  const updated = lowerStep(l, toReg(l, old), delta, target, target.parent, prefix, discard);
   writeLValue(l, lv, regOperand(updated));
   return prefix ? regOperand(updated) : old;
 }
@@ -352,7 +364,7 @@ function lowerAssignment(l: FunctionLowerer, e: ts.BinaryExpression): Operand {
 }
 
 /** Snapshot a local's register when `later` (evaluated after it) may assign that local. */
-function stable(l: FunctionLowerer, o: Operand, ...later: ts.Expression[]): Operand {
+export function stable(l: FunctionLowerer, o: Operand, ...later: ts.Expression[]): Operand {
   if (o.k !== 'reg' || !later.some(mayAssign)) return o;
   const copy = l.vreg();
   l.emit({ k: 'mov', dst: copy, src: o.r });
@@ -421,6 +433,8 @@ export function arith(l: FunctionLowerer, op: ts.SyntaxKind, a: Operand, b: Oper
       l.ctx.bag.at(at, Code.constDivZero, 'division by zero in a constant expression');
       return ZERO;
     }
+    const exact = constantChecks(l, op, a.v, b.v, at);
+    if (exact !== undefined) return exact;
     return constOperand(v ?? 0, op === ts.SyntaxKind.GreaterThanGreaterThanGreaterThanToken && (b.v & 31) === 0 ? 'u32' : undefined);
   }
   let bin: BinOp;
@@ -437,11 +451,15 @@ export function arith(l: FunctionLowerer, op: ts.SyntaxKind, a: Operand, b: Oper
       break;
     case ts.SyntaxKind.SlashToken:
       bin = unsigned ? 'divu' : 'div';
-      if (unsigned || (nonNeg(a) && nonNeg(b))) range = 'nonneg';
+      // An unsigned quotient is below 2^31 when the dividend is, or the divisor is at least 2.
+      if (unsigned) range = !isU32(a) || (b.k === 'const' && b.v >>> 0 >= 2) ? 'nonneg' : 'u32';
+      else if (nonNeg(a) && nonNeg(b)) range = 'nonneg';
       break;
     case ts.SyntaxKind.PercentToken:
       bin = unsigned ? 'remu' : 'rem';
-      if (nonNeg(a)) range = 'nonneg';
+      // An unsigned remainder is below the divisor and the dividend.
+      if (unsigned) range = !isU32(a) || !isU32(b) || (b.k === 'const' && b.v >= 0) ? 'nonneg' : 'u32';
+      else if (nonNeg(a)) range = 'nonneg';
       break;
     case ts.SyntaxKind.LessThanLessThanToken:
       bin = 'shl';
@@ -477,17 +495,51 @@ export function arith(l: FunctionLowerer, op: ts.SyntaxKind, a: Operand, b: Oper
       l.ctx.bag.at(at, Code.constDivZero, 'division by zero in a constant expression');
       return ZERO;
     }
-    if (bin === 'divu') return constOperand(Math.floor(ua / ub) | 0, 'nonneg');
+    if (bin === 'divu') {
+      const q = Math.floor(ua / ub);
+      return constOperand(q | 0, q > 0x7fffffff ? 'u32' : 'nonneg');
+    }
     if (bin === 'remu') return constOperand(ua % ub | 0, 'nonneg');
     const v = foldBinary(op, a.v, b.v);
     return constOperand(typeof v === 'number' ? v : 0);
   }
+  if (bin === 'add' || bin === 'sub' || bin === 'mul') return lowerAddSubMul(l, bin, a, b, at);
+  if (bin === 'div' || bin === 'divu' || bin === 'rem' || bin === 'remu') return regOperand(lowerDivision(l, bin, a, b, at), range);
   const dst = l.vreg();
   l.emit({ k: 'bin', op: bin, dst, a: toReg(l, a), b: toReg(l, b) });
   return regOperand(dst, range);
 }
 
-function mixMessage(what: string): string {
+/**
+ * A constant `+ - *` (or `-x`, or INT_MIN / -1) whose exact result leaves int32, where the
+ * program does not wrap it, is an unsigned constant below 2^32 (as such a literal is; context.ts
+ * folds the same way), and an error beyond; a constant `/` with a fraction is an error unless
+ * truncated: the machine's folded value would differ from JavaScript's (checks.ts is the
+ * run-time side). Returns the operand to use instead of the wrapped fold, if any.
+ */
+function constantChecks(l: FunctionLowerer, op: ts.SyntaxKind, a: number, b: number, at: ts.Node): Operand | undefined {
+  if (op === ts.SyntaxKind.PlusToken || op === ts.SyntaxKind.MinusToken || op === ts.SyntaxKind.AsteriskToken) {
+    return exactConstant(l, op === ts.SyntaxKind.PlusToken ? a + b : op === ts.SyntaxKind.MinusToken ? a - b : a * b, at);
+  }
+  if (op === ts.SyntaxKind.SlashToken && b !== 0 && !truncated(l, at)) {
+    if (a % b !== 0) {
+      l.ctx.bag.at(at, Code.inexactDivision, `inexact division ${at.getText()} = ${(a / b).toFixed(3)}...: a number holds integers only; write (${at.getText()}) | 0 for the integer part`);
+      return undefined;
+    }
+    return exactConstant(l, a / b, at);
+  }
+  return undefined;
+}
+
+/** `exact`, the JavaScript value of a constant operation at `at`, as the machine can hold it (see above). */
+function exactConstant(l: FunctionLowerer, exact: number, at: ts.Node): Operand | undefined {
+  if ((exact >= -0x80000000 && exact <= 0x7fffffff) || wrapTerms(l, at) > 0) return undefined;
+  if (exact > 0x7fffffff && exact <= 0xffffffff) return constOperand(exact | 0, 'u32');
+  l.ctx.bag.at(at, Code.constOverflow, `integer overflow in a constant expression: ${at.getText()} is ${exact}, outside the 32-bit range; write (${at.getText()}) | 0 if it should wrap`);
+  return undefined;
+}
+
+export function mixMessage(what: string): string {
   return `${what} an unsigned value (x >>> 0) and a value that may be negative: JavaScript and the machine disagree here; write both sides as (x >>> 0)`;
 }
 
@@ -632,18 +684,22 @@ function lowerConditional(l: FunctionLowerer, e: ts.ConditionalExpression): Oper
 // Calls
 
 function lowerCall(l: FunctionLowerer, e: ts.CallExpression): Operand {
+  const viaValue = lowerRecordCall(l, e);
+  if (viaValue) return viaValue;
   const callee = skipOuter(e.expression);
   if (ts.isPropertyAccessExpression(callee) && !l.ctx.isModuleMember(callee)) {
     if (callee.name.text === 'charCodeAt') return lowerCharCodeAt(l, callee.expression, e.arguments[0]);
-    if (callee.name.text === 'imul') return lowerMathImul(l, e);
+    const math = mathFunctionName(l.ctx, callee);
+    if (math !== undefined) return lowerMath(l, math, e);
+    if (isConsoleLog(l.ctx, callee)) return lowerConsoleLog(l, e);
     return ZERO; // refused by the subset check
   }
   if (!ts.isIdentifier(callee) && !ts.isPropertyAccessExpression(callee)) return ZERO;
   const ent = l.ctx.resolve(callee, l);
   if (ent?.kind === 'intrinsic') return lowerIntrinsic(l, ent.name, e);
   if (ent?.kind !== 'function') return ZERO;
-  const args = lowerArgs(l, e.arguments, callee.getText());
   const fn = ent.fn;
+  const args = [...lowerArgs(l, e.arguments, callee.getText()), ...defaultArguments(l, fn, e.arguments.length)];
   const dst = fn.ret.kind === 'void' ? null : l.vreg();
   l.emit({ k: 'call', dst, target: fn.label, args });
   return dst === null ? ZERO : regOperand(dst);
@@ -657,10 +713,11 @@ function lowerCall(l: FunctionLowerer, e: ts.CallExpression): Operand {
 export function lowerArgs(l: FunctionLowerer, args: readonly ts.Expression[], callee?: string): VReg[] {
   return args.map((a, i) => {
     const v = lowerExpr(l, a);
-    // A constant argument passes its bits, as hosts that print ABI constants expect (see
-    // test/hypervisor/pv/compiled-guest.test.ts); only computed `>>>` values are refused.
-    if (callee !== undefined && v.k === 'reg' && mayExceedInt32(v)) {
-      l.ctx.bag.at(a, Code.unsignedLocal, `argument ${i + 1} of '${callee}' is an unsigned value that may be above 2147483647, but a parameter holds a signed 32-bit number, so the callee would compare, divide or print it differently from JavaScript: write (value) | 0 to pass its signed bits`);
+    // A constant above 0x7fffffff is refused like a computed `>>>` value: `printlnNumber(0xffffffff)`
+    // would print -1 where Node prints 4294967295.
+    if (callee !== undefined && mayExceedInt32(v)) {
+      const what = v.k === 'const' ? `is ${v.v >>> 0}, above 2147483647` : 'is an unsigned value that may be above 2147483647';
+      l.ctx.bag.at(a, Code.unsignedLocal, `argument ${i + 1} of '${callee}' ${what}, but a parameter holds a signed 32-bit number, so the callee would compare, divide or print it differently from JavaScript: write (value) | 0 to pass its signed bits`);
     }
     return toReg(l, stable(l, v, ...args.slice(i + 1)));
   });

@@ -15,6 +15,8 @@ import { type Entity, type FunctionInfo, type GuestContext, type LocalScope, ski
 import { type Block, type BlockId, type Cond, type Instr, type IrFunction, type Loc, type Term, type VReg, newVreg } from './ir.ts';
 import { lowerCondition, lowerExpr, mayExceedInt32, toReg, type Operand } from './lower-expr.ts';
 import { displayPath } from './diagnostics.ts';
+import { lowerForOf } from './for-of.ts';
+import { lowerLocalArray } from './local-arrays.ts';
 import { INT } from './types.ts';
 
 interface JumpTarget {
@@ -33,6 +35,8 @@ export class FunctionLowerer implements LocalScope {
   loc: Loc;
   private readonly targets: JumpTarget[] = [];
   private pendingLabel: string | undefined;
+  /** A method's `this`: its first parameter (records-lower.ts). */
+  selfReg: VReg | undefined;
   private tableCount = 0;
 
   constructor(
@@ -54,6 +58,11 @@ export class FunctionLowerer implements LocalScope {
 
   lookup(decl: ts.Declaration): Entity | undefined {
     return this.locals.get(decl);
+  }
+
+  /** Name a local (for-of.ts binds its loop variable). */
+  bindLocal(decl: ts.Declaration, ent: Entity): void {
+    this.locals.set(decl, ent);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -107,6 +116,10 @@ export class FunctionLowerer implements LocalScope {
 
   lower(): IrFunction {
     const decl = this.info.decl;
+    if (this.info.self) {
+      this.selfReg = this.vreg();
+      this.fn.params.push(this.selfReg);
+    }
     for (const p of this.info.params) {
       const v = this.vreg();
       this.fn.params.push(v);
@@ -145,6 +158,8 @@ export class FunctionLowerer implements LocalScope {
         return this.lowerDo(s as ts.DoStatement);
       case ts.SyntaxKind.ForStatement:
         return this.lowerFor(s as ts.ForStatement);
+      case ts.SyntaxKind.ForOfStatement:
+        return lowerForOf(this, s as ts.ForOfStatement);
       case ts.SyntaxKind.ReturnStatement:
         return this.lowerReturn(s as ts.ReturnStatement);
       case ts.SyntaxKind.BreakStatement:
@@ -164,6 +179,12 @@ export class FunctionLowerer implements LocalScope {
     const isConst = (list.flags & ts.NodeFlags.Const) !== 0;
     for (const d of list.declarations) {
       this.loc = this.locOf(d);
+      const init = d.initializer ? skipOuter(d.initializer) : undefined;
+      const array = init && ts.isNewExpression(init) ? lowerLocalArray(this, d, init) : undefined;
+      if (array) {
+        this.locals.set(d, array); // a typed array in the stack frame
+        continue;
+      }
       if (isConst && d.initializer) {
         const c = this.ctx.constValue(d.initializer, this);
         if (c) {
@@ -215,7 +236,7 @@ export class FunctionLowerer implements LocalScope {
     lowerCondition(this, e, t, f);
   }
 
-  private takeLabel(): string | undefined {
+  takeLabel(): string | undefined {
     const l = this.pendingLabel;
     this.pendingLabel = undefined;
     return l;
@@ -271,7 +292,7 @@ export class FunctionLowerer implements LocalScope {
   }
 
   /** Lower a loop body into `body`, ending with a jump to `cont`; leaves `cont` current. */
-  private loopBody(stmt: ts.Statement, label: string | undefined, body: BlockId, cont: BlockId, exit: BlockId): void {
+  loopBody(stmt: ts.Statement, label: string | undefined, body: BlockId, cont: BlockId, exit: BlockId): void {
     this.enter(body);
     this.targets.push({ label, brk: exit, cont });
     this.lowerStatement(stmt);
@@ -330,7 +351,7 @@ export class FunctionLowerer implements LocalScope {
 
   private lowerLabeled(s: ts.LabeledStatement): void {
     const inner = s.statement;
-    if (ts.isWhileStatement(inner) || ts.isDoStatement(inner) || ts.isForStatement(inner)) {
+    if (ts.isWhileStatement(inner) || ts.isDoStatement(inner) || ts.isForStatement(inner) || ts.isForOfStatement(inner)) {
       this.pendingLabel = s.label.text;
       this.lowerStatement(inner);
       return;

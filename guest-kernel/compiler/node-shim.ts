@@ -9,6 +9,7 @@
  * (control registers, HLT, addresses of guest objects) throw a GuestShimError naming themselves.
  */
 import { pathToFileURL } from 'node:url';
+import { format } from 'node:util';
 import { HC_SCHED_OP, SCHEDOP_SHUTDOWN } from '../../abi/hypercall-numbers.ts';
 import { POWER_SHUTDOWN, UART_DATA, UART_STATUS, UART_STATUS_TX_EMPTY } from '../../abi/platform.ts';
 
@@ -92,9 +93,18 @@ export const NODE_SHIMS: Readonly<Record<string, unknown>> = {
   interruptEntry: unavailable('interruptEntry'),
 };
 
+/**
+ * The functions lib/lib.guest.d.ts declares that JavaScript does not have, by name:
+ * `recordArray(Task, 64)` is 64 records, each built by `new Task()`, as the compiler lays them
+ * out statically (records.ts). Frozen, as its type (a readonly index) says.
+ */
+export const GUEST_LIB_SHIMS: Readonly<Record<string, unknown>> = {
+  recordArray: <T>(record: new () => T, length: number): readonly T[] => Object.freeze(Array.from({ length }, () => new record())),
+};
+
 /** Install the shims on globalThis (idempotent). */
 export function installShims(): void {
-  Object.assign(globalThis as Record<string, unknown>, NODE_SHIMS);
+  Object.assign(globalThis as Record<string, unknown>, NODE_SHIMS, GUEST_LIB_SHIMS);
 }
 
 /** Load a guest module under Node (shims installed first) and return its main. */
@@ -105,9 +115,16 @@ export async function loadGuestMain(programPath: string): Promise<() => unknown>
   return mod.main as () => unknown;
 }
 
-/** Call a guest main under the shims, capturing the console. */
+/**
+ * Call a guest main under the shims, capturing the console: the UART bytes, and `console.log`
+ * lines formatted exactly as Node's console.log formats them (util.format), in program order.
+ */
 export function callGuestMain(main: () => unknown): NodeRunResult {
   state.reset();
+  const log = console.log;
+  console.log = (...args: unknown[]): void => {
+    state.bytes.push(...Buffer.from(`${format(...args)}\n`, 'utf8'));
+  };
   const t0 = process.hrtime.bigint();
   let returned: unknown;
   let exitCode: number;
@@ -118,6 +135,8 @@ export function callGuestMain(main: () => unknown): NodeRunResult {
     if (!(e instanceof GuestShutdown)) throw e;
     returned = e.code;
     exitCode = e.code >>> 0;
+  } finally {
+    console.log = log;
   }
   const hostNs = Number(process.hrtime.bigint() - t0);
   return { console: Buffer.from(state.bytes).toString('utf8'), exitCode, returned, hostNs };

@@ -28,12 +28,15 @@ import {
   isCallLike,
   isPure,
   mapInstrUses,
+  mayTrap,
   mapSuccessors,
   mapTermUses,
   successors,
   termUses,
 } from './ir.ts';
+import { reduceAffineAddresses } from './affine-sr.ts';
 import { reduceInductionVariables } from './induction.ts';
+import { eliminateChecks } from './range.ts';
 import { unrollLoops } from './unroll.ts';
 import { assertNever } from './types.ts';
 
@@ -45,11 +48,22 @@ export function optimizeFunction(fn: IrFunction): void {
   eliminateDeadCode(fn);
   hoistLoopConstants(fn);
   eliminateDeadCode(fn);
+  // Checks the ranges of values prove unnecessary go (and bounds checks leave loops whose bounds
+  // prove them, for one check before the loop), before the loop passes look for plain shapes.
+  if (eliminateChecks(fn)) {
+    valueNumbering(fn);
+    eliminateDeadCode(fn);
+  }
   if (reduceInductionVariables(fn)) {
     valueNumbering(fn);
     eliminateDeadCode(fn);
   }
   if (hoistLoopInvariants(fn)) valueNumbering(fn);
+  // After hoisting, so that the invariant parts of an index (`i * N` in the k loop) are outside.
+  if (reduceAffineAddresses(fn)) {
+    valueNumbering(fn);
+    eliminateDeadCode(fn);
+  }
   if (unrollLoops(fn)) {
     valueNumbering(fn);
     eliminateDeadCode(fn);
@@ -221,7 +235,7 @@ export function coalesceTemps(fn: IrFunction): void {
       for (let j = i - 1; j >= 0; j--) {
         const p = b.instrs[j]!;
         if (instrDef(p) === mv.src) {
-          if (p.k === 'call' || p.k === 'trap') p.dst = mv.dst;
+          if (p.k === 'call' || p.k === 'callr' || p.k === 'trap') p.dst = mv.dst;
           else (p as { dst: VReg }).dst = mv.dst;
           b.instrs.splice(i, 1);
           i--;
@@ -281,6 +295,16 @@ export function evalBin(op: BinOp, a: number, b: number): number | undefined {
       return a === b ? 1 : 0;
     case 'sne':
       return a !== b ? 1 : 0;
+    case 'addo':
+    case 'subo':
+    case 'mulo': {
+      // The exact result, or nothing when it leaves int32 (the instruction traps: keep it). A
+      // double holds products of int32s only approximately, but never across these bounds.
+      const x = op === 'addo' ? a + b : op === 'subo' ? a - b : a * b;
+      return x >= -0x80000000 && x <= 0x7fffffff ? x | 0 : undefined;
+    }
+    case 'mulh':
+      return Number(BigInt.asIntN(32, (BigInt(a) * BigInt(b)) >> 32n));
   }
 }
 
@@ -308,6 +332,7 @@ const BIN_OF_IMM: Record<ImmOp, BinOp> = {
   sari: 'sar',
   slti: 'slt',
   sltiu: 'sltu',
+  addio: 'addo',
 };
 
 export function evalCond(c: Cond, a: number, b: number): boolean {
@@ -331,6 +356,7 @@ function mayAlias(store: MemClass, load: MemClass): boolean {
   if (load.kind === 'const') return false;
   if (store.kind === 'raw' || load.kind === 'raw') return true;
   if (store.kind === 'global') return load.kind === 'global' && load.sym === store.sym;
+  if (store.kind === 'field') return load.kind === 'field' && load.sym === store.sym;
   if (store.kind === 'array') return load.kind === 'array' && (store.sym === null || load.sym === null || store.sym === load.sym);
   return false;
 }
@@ -489,6 +515,9 @@ function numberBlock(b: Block): void {
       case 'la':
         out.push(pure(i, `la:${i.sym}`));
         break;
+      case 'frame':
+        out.push(pure(i, `frame:${i.offset}`));
+        break;
       case 'mov': {
         if (i.dst === i.src) break;
         const c = constOfReg(i.src);
@@ -496,9 +525,14 @@ function numberBlock(b: Block): void {
         break;
       }
       case 'bin':
-        out.push(simplifyBin(i, t, constant, copy, pure));
+        if (i.op === 'addo' || i.op === 'subo' || i.op === 'mulo') out.push(simplifyChecked(i, t, constant, copy, pure));
+        else out.push(simplifyBin(i, t, constant, copy, pure));
         break;
       case 'imm':
+        if (i.op === 'addio') {
+          out.push(simplifyChecked(i, t, constant, copy, pure));
+          break;
+        }
         out.push(simplifyBin({ k: 'bin', op: BIN_OF_IMM[i.op], dst: i.dst, a: i.a, b: -1, loc: i.loc }, t, constant, copy, pure, i.imm));
         break;
       case 'un': {
@@ -536,6 +570,7 @@ function numberBlock(b: Block): void {
         break;
       }
       case 'call':
+      case 'callr':
       case 'trap':
         t.barrier();
         t.forgetConstants();
@@ -557,6 +592,20 @@ function numberBlock(b: Block): void {
         const d = instrDef(i);
         if (d !== null) t.define(d, t.fresh());
         out.push(i);
+        break;
+      }
+      case 'chk':
+      case 'chki': {
+        // A check whose outcome is known passes (constants) or has passed (the same check earlier
+        // in the block); one that is known to fail stays, to trap.
+        const ca = constOfReg(i.a);
+        const cb = i.k === 'chki' ? i.imm : constOfReg(i.b);
+        if (ca !== undefined && cb !== undefined && ca >>> 0 < cb >>> 0) break;
+        const key = i.k === 'chki' || cb !== undefined ? `chk:${t.vn(i.a)}:#${cb}` : `chk:${t.vn(i.a)}:${t.vn(i.b)}`;
+        if (t.exprKey(key) !== undefined) break;
+        t.setExpr(key, t.fresh());
+        if (i.k === 'chk' && cb !== undefined && U16(cb)) out.push({ k: 'chki', a: i.a, imm: cb, loc: i.loc, site: i.site });
+        else out.push(i);
         break;
       }
       default:
@@ -636,7 +685,48 @@ function simplifyBin(i: Extract<Instr, { k: 'bin' }>, t: BlockNumbering, constan
   const va = t.vn(a);
   const vb = t.vn(b);
   const key = COMMUTATIVE.has(op) && vb < va ? `${op}:${vb}:${va}` : `${op}:${va}:${vb}`;
-  return pure({ k: 'bin', op, dst: i.dst, a, b, loc: i.loc }, key);
+  // A division keeps its site: the handler names the expression that divided by zero.
+  return pure({ k: 'bin', op, dst: i.dst, a, b, loc: i.loc, ...(i.site ? { site: i.site } : {}) }, key);
+}
+
+/**
+ * Simplify a checked `addo`/`subo`/`mulo`/`addio`: fold it when the exact result is an int32
+ * (otherwise it stays, to trap), apply only the identities that cannot overflow (`x + 0`,
+ * `x * 1`, `x * 0`, `x - x`; not `x * -1`, which overflows for INT_MIN, nor shifts for powers of
+ * two), use `addio` for a small constant, and reuse an identical earlier result in the block (it
+ * passed its check already).
+ */
+function simplifyChecked(i: Extract<Instr, { k: 'bin' } | { k: 'imm' }>, t: BlockNumbering, constant: Make, copy: Copy, pure: Pure): Instr {
+  const op: BinOp = i.k === 'imm' ? 'addo' : i.op;
+  let a = i.a;
+  let b: VReg | undefined = i.k === 'bin' ? i.b : undefined;
+  let ca = t.constOf.get(t.vn(a));
+  let cb = i.k === 'imm' ? i.imm : t.constOf.get(t.vn(b!));
+  const site = i.site ? { site: i.site } : {};
+  if (ca !== undefined && cb !== undefined) {
+    const v = evalBin(op, ca, cb);
+    if (v !== undefined) return constant(i, i.dst, v);
+  }
+  if (ca !== undefined && cb === undefined && b !== undefined && op !== 'subo') {
+    [a, b] = [b, a];
+    [ca, cb] = [cb, ca];
+  }
+  if (cb !== undefined) {
+    if (cb === 0 && op !== 'mulo') return copy(i, i.dst, a);
+    if (cb === 1 && op === 'mulo') return copy(i, i.dst, a);
+    if (cb === 0 && op === 'mulo') return constant(i, i.dst, 0);
+    const imm = op === 'addo' ? cb : op === 'subo' ? -cb : undefined;
+    if (imm !== undefined && S16(imm)) {
+      return pure({ k: 'imm', op: 'addio', dst: i.dst, a, imm, loc: i.loc, ...site }, `addio:${t.vn(a)}:${imm}`);
+    }
+    if (b === undefined) b = materialize(t, cb);
+  }
+  if (b === undefined) return i;
+  if (a === b && op === 'subo') return constant(i, i.dst, 0);
+  const va = t.vn(a);
+  const vb = t.vn(b);
+  const key = op !== 'subo' && vb < va ? `${op}:${vb}:${va}` : `${op}:${va}:${vb}`;
+  return pure({ k: 'bin', op, dst: i.dst, a, b, loc: i.loc, ...site }, key);
 }
 
 /** A register holding `value`, which must already exist in the block (the operand it came from). */
@@ -665,7 +755,7 @@ export function eliminateDeadCode(fn: IrFunction): void {
             removed = true;
             continue;
           }
-          if (i.k === 'call' || i.k === 'trap') i.dst = null;
+          if (i.k === 'call' || i.k === 'callr' || i.k === 'trap') i.dst = null;
         }
         if (d !== null) live.delete(d);
         for (const u of instrUses(i)) live.add(u);
@@ -770,7 +860,7 @@ export function hoistLoopInvariants(fn: IrFunction): boolean {
       again = false;
       for (const b of blocks) {
         b.instrs = b.instrs.filter((i) => {
-          const movable = (i.k === 'bin' && NEVER_TRAPS.has(i.op)) || i.k === 'imm' || i.k === 'un';
+          const movable = !mayTrap(i) && ((i.k === 'bin' && NEVER_TRAPS.has(i.op)) || i.k === 'imm' || i.k === 'un');
           if (!movable || defs.get(instrDef(i)!) !== 1 || instrUses(i).some((u) => definedInLoop.has(u))) return true;
           moved.push(i);
           definedInLoop.delete(instrDef(i)!);

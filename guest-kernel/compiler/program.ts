@@ -22,6 +22,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const GUEST_LIB_DIR = path.resolve(here, '../lib');
 export const GUEST_STD_DECLS = path.join(GUEST_LIB_DIR, 'lib.guest.d.ts');
 export const INTRINSICS_DECLS = path.join(GUEST_LIB_DIR, 'intrinsics.d.ts');
+/** The console library: every program loads it, since `console.log` lowers to its functions. */
+export const GUEST_CONSOLE = path.join(GUEST_LIB_DIR, 'console.ts');
 /** The repository's abi/: shared with the host, see CompileOptions.sharedDirs. */
 export const ABI_DIR = path.resolve(here, '../../abi');
 
@@ -123,12 +125,13 @@ function isUnder(file: string, dir: string): boolean {
  * syntax tree before TypeScript type-checks it, since both recurse per level). With type errors
  * it still returns the program, so that the subset check can name unsupported constructs in the
  * same run (many of them, like `throw new Error()`, are also type errors against the guest's
- * tiny lib).
+ * tiny lib). `extraRoots` are guest modules loaded beside the entry's imports (the run-time
+ * error handler every program carries).
  */
 export function loadProgram(
   entryFile: string,
   bag: DiagnosticBag,
-  opts: { sources?: ReadonlyMap<string, string>; sharedDirs?: readonly string[] } = {},
+  opts: { sources?: ReadonlyMap<string, string>; sharedDirs?: readonly string[]; extraRoots?: readonly string[] } = {},
 ): LoadedProgram | undefined {
   const entryPath = path.resolve(entryFile);
   const refused: RefusedFile[] = [];
@@ -139,7 +142,7 @@ export function loadProgram(
   }
   const sharedDirs = (opts.sharedDirs ?? [ABI_DIR]).map((d) => path.resolve(d));
   const program = ts.createProgram({
-    rootNames: [entryPath, GUEST_STD_DECLS, INTRINSICS_DECLS],
+    rootNames: [entryPath, GUEST_STD_DECLS, INTRINSICS_DECLS, GUEST_CONSOLE, ...(opts.extraRoots ?? []).map((f) => path.resolve(f))],
     options: GUEST_COMPILER_OPTIONS,
     host,
   });

@@ -3,7 +3,8 @@
  * virtual register, on the calling convention below.
  *
  * Calling convention (documented in guest-kernel/README.md):
- *   r0..r5   arguments 1..6; r0 also the result. Caller-saved.
+ *   r0..r5   arguments 1..6; r0 also the result. Caller-saved. Arguments 7..16 go on the stack,
+ *            in the caller's outgoing-argument area just above the return address (frame.ts).
  *   r6, r7   scratch for the code generator (spill reloads, parallel moves). Caller-saved.
  *   r8..r14  callee-saved: a function that uses one pushes it in its prologue.
  *   sp (r15) stack pointer; CALL pushes the return address. No frame pointer: spill slots are
@@ -77,8 +78,9 @@ function numberPositions(fn: IrFunction): {
   const hint = (v: VReg, r: number): void => {
     if (!hints.has(v)) hints.set(v, r);
   };
+  // Arguments beyond the sixth travel on the stack (frame.ts): no register to hint.
   fn.params.forEach((p, i) => {
-    hint(p, ARG_REGS[i]!);
+    if (i < ARG_REGS.length) hint(p, ARG_REGS[i]!);
   });
   const callPositions: number[] = [];
   /** dst -> src of `mov dst, src`: dst would like src's register. */
@@ -110,7 +112,9 @@ function numberPositions(fn: IrFunction): {
       if (isCallLike(i)) {
         callPositions.push(pos);
         const args = (i as { args: VReg[] }).args;
-        args.forEach((a, k) => hint(a, k));
+        args.forEach((a, k) => {
+          if (k < ARG_REGS.length) hint(a, ARG_REGS[k]!);
+        });
         if (d !== null) hint(d, 0);
       }
     }

@@ -10,7 +10,13 @@
 import ts from 'typescript';
 import { Code } from './diagnostics.ts';
 import { GuestContext, isComparison, MAX_PARAMS, numericLiteralValue, skipOuter } from './context.ts';
-import { BOOL, INT, STRING } from './types.ts';
+import { BOOL, ELEM_TYPE_NAMES, INT, STRING } from './types.ts';
+import { isConsole } from './console-log.ts';
+import { MATH_FUNCTIONS, mathFunctionName, unsupportedMathMessage } from './math.ts';
+import { defaultValue } from './params.ts';
+import { RecordChecks } from './records-check.ts';
+import { forOfProblem } from './for-of.ts';
+import { addressEscapeProblem, letAssignmentProblem, localArrayPlacementProblem, returnProblem, storesOutsideFrame } from './local-arrays.ts';
 
 /** Intrinsics whose function argument is not a call: `addressOf(f)`, `interruptEntry(f)`. */
 const FUNCTION_TAKING_INTRINSICS = new Set(['addressOf', 'interruptEntry']);
@@ -21,7 +27,12 @@ export class SubsetChecker {
   /** classOf's results. */
   private readonly classes = new Map<ts.Expression, Classified>();
 
-  constructor(private readonly ctx: GuestContext) {}
+  /** Records and function values (records-check.ts). */
+  private readonly records: RecordChecks;
+
+  constructor(private readonly ctx: GuestContext) {
+    this.records = new RecordChecks(ctx, this);
+  }
 
   private get bag() {
     return this.ctx.bag;
@@ -64,7 +75,7 @@ export class SubsetChecker {
       case ts.SyntaxKind.EnumDeclaration:
         return this.checkEnum(stmt as ts.EnumDeclaration);
       case ts.SyntaxKind.ClassDeclaration:
-        return this.bag.at(stmt, Code.classes, 'classes are not supported');
+        return this.records.checkClass(stmt as ts.ClassDeclaration);
       case ts.SyntaxKind.ModuleDeclaration:
         return this.bag.at(stmt, Code.declaration, 'namespaces are not supported; use modules');
       default:
@@ -92,7 +103,7 @@ export class SubsetChecker {
     if (hasModifier(decl, ts.SyntaxKind.AsyncKeyword)) return this.bag.at(where, Code.declaration, 'async functions are not supported');
     if (decl.typeParameters?.length) this.bag.at(decl.typeParameters[0]!, Code.declaration, 'generic functions are not supported');
     if (decl.parameters.length > MAX_PARAMS) {
-      this.bag.at(decl.parameters[MAX_PARAMS]!, Code.tooManyParams, `functions take at most ${MAX_PARAMS} parameters (they travel in r0..r5)`);
+      this.bag.at(decl.parameters[MAX_PARAMS]!, Code.tooManyParams, `functions take at most ${MAX_PARAMS} parameters (r0..r5, then the stack)`);
     }
     for (const p of decl.parameters) this.checkParameter(p);
     if (decl.name) {
@@ -102,10 +113,13 @@ export class SubsetChecker {
     this.checkBlock(decl.body);
   }
 
-  private checkParameter(p: ts.ParameterDeclaration): void {
+  checkParameter(p: ts.ParameterDeclaration): void {
     if (!ts.isIdentifier(p.name)) return this.bag.at(p.name, Code.declaration, 'destructuring parameters are not supported');
     if (p.dotDotDotToken) return this.bag.at(p, Code.declaration, 'rest parameters are not supported');
-    if (p.initializer) return this.bag.at(p.initializer, Code.declaration, 'default parameter values are not supported');
+    if (p.initializer) {
+      this.checkExpression(p.initializer);
+      if (!defaultValue(this.ctx, p)) return;
+    }
     if (p.questionToken) return this.bag.at(p, Code.declaration, 'optional parameters are not supported');
     if (p.name.text === 'this') return this.bag.at(p, Code.declaration, "'this' parameters are not supported");
     this.ctx.classify(this.checker.getTypeAtLocation(p), p, 'parameter');
@@ -139,6 +153,8 @@ export class SubsetChecker {
           continue;
         }
         if (d.initializer) this.checkExpression(d.initializer);
+        const held = d.initializer ? letAssignmentProblem(this.ctx, d, d.initializer) : undefined;
+        if (held) this.bag.at(d.initializer!, Code.arrayPlacement, held);
         this.ctx.classify(this.checker.getTypeAtLocation(d.name), d.name, 'variable');
       }
     }
@@ -146,7 +162,7 @@ export class SubsetChecker {
 
   /** A module-level initialiser: constants, string literals, or `new TypedArray(n | [...])`. */
   private checkModuleInitialiser(d: ts.VariableDeclaration): void {
-    if (!d.initializer) return;
+    if (!d.initializer || this.records.checkModuleInitialiser(d)) return;
     const init = skipOuter(d.initializer);
     if (ts.isNewExpression(init)) {
       this.checkNew(init, true);
@@ -162,24 +178,29 @@ export class SubsetChecker {
   }
 
   private checkNew(e: ts.NewExpression, moduleLevel: boolean): void {
+    if (this.records.checkNew(e)) return;
     const t = this.ctx.classifyQuiet(this.checker.getTypeAtLocation(e));
     if (typeof t !== 'string' && t.kind === 'array') {
-      if (!moduleLevel) {
-        this.bag.at(e, Code.arrayPlacement, 'typed arrays must be declared at module level (as const): their storage is static');
-      }
+      if (moduleLevel) return;
+      // In a function: `const buf = new T(n)`, in the stack frame (local-arrays.ts).
+      const problem = localArrayPlacementProblem(e);
+      if (problem) return this.bag.at(problem.at, Code.arrayPlacement, problem.message);
+      const arg = e.arguments?.[0] ? skipOuter(e.arguments[0]) : undefined;
+      if (arg && ts.isArrayLiteralExpression(arg)) for (const el of arg.elements) this.checkExpression(el);
+      else if (arg) this.checkExpression(arg);
       return;
     }
     if (t === 'array' || (ts.isIdentifier(e.expression) && e.expression.text === 'Array')) {
       return this.bag.at(e, Code.dynamicArray, 'dynamic arrays are not supported; use a module-level typed array');
     }
-    if (t === 'typedarray') return this.bag.at(e, Code.arrayKind, `${e.expression.getText()} is not supported (supported: Int8Array, Uint8Array, Int16Array, Uint16Array, Int32Array)`);
+    if (t === 'typedarray') return this.bag.at(e, Code.arrayKind, `${e.expression.getText()} is not supported (supported: ${Object.values(ELEM_TYPE_NAMES).join(', ')})`);
     this.bag.at(e, Code.classes, `'new ${e.expression.getText()}' is not supported: classes and objects are outside the subset`);
   }
 
   // -------------------------------------------------------------------------------------------
   // Statements
 
-  private checkBlock(b: ts.Block): void {
+  checkBlock(b: ts.Block): void {
     for (const s of b.statements) this.checkStatement(s);
   }
 
@@ -222,13 +243,20 @@ export class SubsetChecker {
         if (f.incrementor) this.checkExpression(f.incrementor);
         return this.checkStatement(f.statement);
       }
-      case ts.SyntaxKind.ForOfStatement:
-        return this.bag.at(s, Code.statement, "'for...of' is not supported; use a counted for loop");
+      case ts.SyntaxKind.ForOfStatement: {
+        const f = s as ts.ForOfStatement;
+        const problem = forOfProblem(this.ctx, f);
+        if (problem) return this.bag.at(problem.at, problem.code, problem.message);
+        this.checkExpression(f.expression);
+        return this.checkStatement(f.statement);
+      }
       case ts.SyntaxKind.ForInStatement:
         return this.bag.at(s, Code.statement, "'for...in' is not supported; use a counted for loop");
       case ts.SyntaxKind.ReturnStatement: {
         const r = s as ts.ReturnStatement;
         if (r.expression) this.checkExpression(r.expression);
+        const escape = r.expression ? (returnProblem(this.ctx, r.expression) ?? addressEscapeProblem(this.ctx, r.expression)) : undefined;
+        if (escape) this.bag.at(r.expression!, Code.arrayPlacement, escape);
         return;
       }
       case ts.SyntaxKind.BreakStatement:
@@ -245,7 +273,7 @@ export class SubsetChecker {
       case ts.SyntaxKind.FunctionDeclaration:
         return this.bag.at((s as ts.FunctionDeclaration).name ?? s, Code.closure, 'closures are not supported (a function declared inside a function); declare it at module level');
       case ts.SyntaxKind.ClassDeclaration:
-        return this.bag.at(s, Code.classes, 'classes are not supported');
+        return this.bag.at(s, Code.classes, 'classes must be declared at module level (a record class)');
       case ts.SyntaxKind.EnumDeclaration:
         return this.bag.at(s, Code.declaration, 'enums must be declared at module level');
       case ts.SyntaxKind.WithStatement:
@@ -302,7 +330,7 @@ export class SubsetChecker {
   // -------------------------------------------------------------------------------------------
   // Expressions
 
-  private checkExpression(e: ts.Expression): void {
+  checkExpression(e: ts.Expression): void {
     switch (e.kind) {
       case ts.SyntaxKind.NumericLiteral:
         return this.checkNumericLiteral(e as ts.NumericLiteral);
@@ -323,7 +351,7 @@ export class SubsetChecker {
       case ts.SyntaxKind.NullKeyword:
         return this.bag.at(e, Code.nullish, "'null' is not supported");
       case ts.SyntaxKind.ThisKeyword:
-        return this.bag.at(e, Code.classes, "'this' is not supported (classes and objects are outside the subset)");
+        return this.records.checkThis(e);
       case ts.SyntaxKind.SuperKeyword:
         return this.bag.at(e, Code.classes, "'super' is not supported (classes are outside the subset)");
       case ts.SyntaxKind.Identifier:
@@ -412,13 +440,13 @@ export class SubsetChecker {
     if (!decl) return; // unresolved: TypeScript reports it
     if (ts.isFunctionDeclaration(decl)) {
       if (!isCallee(use) && !isFunctionTakingIntrinsicArgument(use, this.ctx)) {
-        this.bag.at(id, Code.functionValue, `function '${id.text}' used as a value: functions can only be called (or passed to addressOf/interruptEntry); closures are outside the subset`);
+        this.records.checkFunctionValue(id, decl); // a function value: its address (records-check.ts)
       }
       return;
     }
     if (this.ctx.isGuestStdDecl(decl)) {
       if (decl.kind === ts.SyntaxKind.VariableDeclaration && isNewCallee(id)) return;
-      if (id.text === 'Math' && ts.isPropertyAccessExpression(id.parent)) return;
+      if ((id.text === 'Math' || id.text === 'console') && ts.isPropertyAccessExpression(id.parent)) return;
       this.bag.at(id, Code.objects, `'${id.text}' is not supported as a value`);
     }
   }
@@ -430,6 +458,7 @@ export class SubsetChecker {
     if (this.ctx.isModuleMember(e)) return this.checkIdentifier(e.name, e);
     const baseType = this.ctx.classifyQuiet(this.checker.getTypeAtLocation(e.expression));
     const name = e.name.text;
+    if (this.records.checkMember(e, baseType)) return;
     if (typeof baseType !== 'string' && (baseType.kind === 'array' || baseType.kind === 'string')) {
       this.checkExpression(e.expression);
       if (name === 'length') return;
@@ -437,9 +466,14 @@ export class SubsetChecker {
       if (baseType.kind === 'string') return this.bag.at(e.name, Code.stringValue, `strings as values are not supported (string member '${name}'); only length and charCodeAt(i)`);
       return this.bag.at(e.name, Code.dynamicArray, `typed array member '${name}' is not supported; only length and indexing`);
     }
-    if (ts.isIdentifier(e.expression) && e.expression.text === 'Math') {
-      if (name === 'imul' && isCallee(e)) return;
-      return this.bag.at(e, Code.expression, `'Math.${name}' is not supported (only Math.imul)`);
+    if (mathFunctionName(this.ctx, e) !== undefined) {
+      if (!MATH_FUNCTIONS.includes(name)) return this.bag.at(e, Code.unsupportedMath, unsupportedMathMessage(name));
+      if (!isCallee(e)) return this.bag.at(e, Code.functionValue, `'Math.${name}' can only be called`);
+      return;
+    }
+    if (isConsole(this.ctx, e.expression)) {
+      if (name === 'log' && isCallee(e)) return;
+      return this.bag.at(e, Code.objects, `'console.${name}' is not supported (console.log(...) prints numbers, booleans and strings)`);
     }
     if (ts.isIdentifier(e.expression)) {
       const decl = this.ctx.declarationOf(e.expression);
@@ -455,7 +489,7 @@ export class SubsetChecker {
     const baseType = this.ctx.classifyQuiet(this.checker.getTypeAtLocation(e.expression));
     this.checkExpression(e.expression);
     this.checkExpression(e.argumentExpression);
-    if (typeof baseType !== 'string' && baseType.kind === 'array') {
+    if ((typeof baseType !== 'string' && baseType.kind === 'array') || this.records.indexable(baseType)) {
       this.checkNumericOperand(e.argumentExpression, e.argumentExpression);
       return;
     }
@@ -475,6 +509,8 @@ export class SubsetChecker {
     if (callee.kind === ts.SyntaxKind.ImportKeyword) return this.bag.at(e, Code.moduleForm, "dynamic 'import()' is not supported");
     if (ts.isPropertyAccessExpression(callee)) {
       this.checkPropertyAccess(callee);
+    } else if (this.records.checkCallee(e)) {
+      // a call through a function value, or recordArray(...) out of place
     } else if (ts.isIdentifier(callee)) {
       const decl = this.ctx.declarationOf(callee);
       if (decl && !ts.isFunctionDeclaration(decl)) {
@@ -524,8 +560,12 @@ export class SubsetChecker {
         return this.bag.at(e.operatorToken, Code.nullish, "'??' is not supported (null and undefined are outside the subset)");
       case ts.SyntaxKind.CommaToken:
         return;
-      case ts.SyntaxKind.EqualsToken:
+      case ts.SyntaxKind.EqualsToken: {
+        const held = ts.isIdentifier(skipOuter(e.left)) ? letAssignmentProblem(this.ctx, skipOuter(e.left), e.right) : undefined;
+        const stored = !held && storesOutsideFrame(this.ctx, e.left) ? addressEscapeProblem(this.ctx, e.right) : undefined;
+        if (held ?? stored) this.bag.at(e, Code.arrayPlacement, (held ?? stored)!);
         return this.checkAssignTarget(e.left);
+      }
       case ts.SyntaxKind.EqualsEqualsToken:
       case ts.SyntaxKind.EqualsEqualsEqualsToken:
       case ts.SyntaxKind.ExclamationEqualsToken:
@@ -561,6 +601,8 @@ export class SubsetChecker {
       this.bag.at(at, Code.stringValue, `strings as values are not supported (${what}); strings can be printed, measured and read with charCodeAt`);
     } else if (t.kind === 'array') {
       this.bag.at(at, Code.dynamicArray, 'arithmetic on a typed array is not supported');
+    } else if (t.kind !== 'int' && t.kind !== 'bool' && t.kind !== 'void') {
+      this.bag.at(at, Code.objects, `arithmetic on a ${t.kind === 'func' ? 'function' : t.kind === 'funcs' ? 'function table' : t.kind === 'records' ? 'record array' : 'record'} is not supported`);
     }
   }
 
@@ -637,7 +679,7 @@ export class SubsetChecker {
       }
       return;
     }
-    if (ts.isElementAccessExpression(t) || ts.isPropertyAccessExpression(t)) return; // checked as an access
+    if (ts.isElementAccessExpression(t) || ts.isPropertyAccessExpression(t)) return this.records.checkTarget(t); // otherwise checked as an access
     if (ts.isArrayLiteralExpression(t) || ts.isObjectLiteralExpression(t)) return; // reported as a literal
     this.bag.at(t, Code.expression, 'this expression cannot be assigned to');
   }

@@ -8,10 +8,10 @@ import type { GuestImage } from '../../abi/image.ts';
 export type Target = 'native' | 'pv';
 
 /** Element kinds of the supported typed arrays. */
-export type ElemKind = 'i8' | 'u8' | 'i16' | 'u16' | 'i32';
+export type ElemKind = 'i8' | 'u8' | 'i16' | 'u16' | 'i32' | 'u32';
 
 /** Bytes per element, by kind. */
-export const ELEM_BYTES: Readonly<Record<ElemKind, 1 | 2 | 4>> = { i8: 1, u8: 1, i16: 2, u16: 2, i32: 4 };
+export const ELEM_BYTES: Readonly<Record<ElemKind, 1 | 2 | 4>> = { i8: 1, u8: 1, i16: 2, u16: 2, i32: 4, u32: 4 };
 
 /** Constructor name of each kind, as guest code spells it. */
 export const ELEM_TYPE_NAMES: Readonly<Record<ElemKind, string>> = {
@@ -20,6 +20,7 @@ export const ELEM_TYPE_NAMES: Readonly<Record<ElemKind, string>> = {
   i16: 'Int16Array',
   u16: 'Uint16Array',
   i32: 'Int32Array',
+  u32: 'Uint32Array',
 };
 
 /**
@@ -35,6 +36,14 @@ export type ValueType =
   | { readonly kind: 'bool' }
   | { readonly kind: 'string' }
   | { readonly kind: 'array'; readonly elem: ElemKind }
+  /** A record: the address of an instance of the record class whose unique label is `name` (records.ts). */
+  | { readonly kind: 'record'; readonly name: string }
+  /** A RecordArray: the address of element 0 of a static array of records (length word just below). */
+  | { readonly kind: 'records'; readonly name: string }
+  /** A function value: the code address of a function declaration (fn-values.ts). */
+  | { readonly kind: 'func' }
+  /** A function table: the address of entry 0 of a read-only table of code addresses (length word just below). */
+  | { readonly kind: 'funcs' }
   | { readonly kind: 'void' };
 
 export const INT: ValueType = { kind: 'int' };
@@ -52,6 +61,14 @@ export function typeName(t: ValueType): string {
       return 'string';
     case 'array':
       return ELEM_TYPE_NAMES[t.elem];
+    case 'record':
+      return t.name;
+    case 'records':
+      return `RecordArray<${t.name}>`;
+    case 'func':
+      return 'function';
+    case 'funcs':
+      return 'function table';
     case 'void':
       return 'void';
   }
@@ -64,6 +81,12 @@ export function typeName(t: ValueType): string {
  * - 'nonneg': known to be in 0..2^31-1 (a byte load, `x >>> 3`, `x & 0xff`, a length).
  */
 export type IntRange = 'u32' | 'nonneg';
+
+/** What JavaScript knows of a typed-array element read back: a Uint32Array's is unsigned, like `x >>> 0`. */
+export function elementRange(elem: ElemKind): IntRange | undefined {
+  if (elem === 'u32') return 'u32';
+  return elem === 'u8' || elem === 'u16' ? 'nonneg' : undefined;
+}
 
 /** A position in a guest source file; line and column count from 1. */
 export interface SourcePos {
@@ -103,6 +126,12 @@ export interface CompileOptions {
   loadAddress?: number;
   /** Optimisation passes on (default true); off gives a straightforward translation for debugging. */
   optimize?: boolean;
+  /**
+   * No run-time checks of overflow, array bounds, unsigned operands or inexact division
+   * (`tsvisor compile --unchecked`), for comparison in benchmarks: such a program wraps and
+   * reads or writes outside its arrays silently. Division by zero still traps (in hardware).
+   */
+  unchecked?: boolean;
   /** Called with each function's IR after lowering and after optimisation, and its allocation (debugging). */
   trace?: (stage: 'lowered' | 'optimized' | 'allocated', functionName: string, text: string) => void;
 }
@@ -113,6 +142,18 @@ export interface CompileStats {
   functions: number;
   codeBytes: number;
   dataBytes: number;
+  /**
+   * Run-time check sites in the program (trapping instructions the default exception handler
+   * names by source position; those of the handler itself, guest-kernel/lib/runtime.ts, not counted).
+   */
+  sites: number;
+  /**
+   * Run-time checks the program keeps after the range analysis (overflow, bounds, unsigned and
+   * inexact-division checks; not divisions, which trap on zero anyway), and how many of them sit
+   * inside loops (compiler/range.ts). Both 0 with `unchecked`.
+   */
+  checks: number;
+  checksInLoops: number;
 }
 
 export type CompileResult =

@@ -127,7 +127,7 @@ function unrollOne(fn: IrFunction, loop: Loop): boolean {
   let accesses = 0;
   for (const b of hot) {
     for (const [at, i] of b.instrs.entries()) {
-      if (i.k === 'call' || i.k === 'trap') return false;
+      if (i.k === 'call' || i.k === 'callr' || i.k === 'trap') return false;
       if ((b === l && at === s.inc) || !instrUses(i).includes(s.p)) continue;
       if ((i.k !== 'load' && i.k !== 'store') || i.mem.kind === 'raw' || i.base !== s.p || (i.k === 'store' && i.src === s.p)) return false;
       for (let k = 0; k < u; k++) if (!S16(i.offset + (k - (u - 1)) * s.step + past(b, at))) return false;

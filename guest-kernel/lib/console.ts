@@ -4,6 +4,9 @@
  * only the port writes (one OUT per byte to the UART, like a 16550's THR) and a pv build only
  * the console hypercalls (HC_CONSOLE_IO with a buffer, as Xen's console_io). Under Node the
  * intrinsics are shimmed (compiler/node-shim.ts) and the same code prints to a captured buffer.
+ *
+ * Every program loads this module: `console.log(...)` compiles to calls of print, putc,
+ * printNumber, printUnsigned and printBoolean (compiler/console-log.ts).
  */
 import { CONSOLEIO_WRITE, HC_CONSOLE_IO } from '../../abi/hypercall-numbers.ts';
 import { UART_DATA } from '../../abi/platform.ts';
@@ -80,8 +83,18 @@ export function printlnNumber(n: number): void {
 
 /** Write `n` as an unsigned decimal number (0..4294967295). */
 export function printUnsigned(n: number): void {
-  if ((n >>> 0) >= 10) printUnsigned(((n >>> 0) / 10) | 0);
-  putc(48 + ((n >>> 0) % 10));
+  if (n >= 0) {
+    printDigits(n, 10, false);
+  } else {
+    // 2147483648..4294967295: all digits but the last fit an int32.
+    printDigits(((n >>> 0) / 10) | 0, 10, false);
+    putc(48 + ((n >>> 0) % 10));
+  }
+}
+
+/** Write `true` or `false`, as JavaScript prints a boolean. */
+export function printBoolean(b: boolean): void {
+  print(b ? 'true' : 'false');
 }
 
 /** Write `n` as eight hexadecimal digits (its 32 bits, unsigned). */

@@ -70,7 +70,7 @@ declare function breakpoint(): void;
  * of a string literal (its first byte). Constant-folded to a label.
  */
 declare function addressOf(
-  x: ((...args: never[]) => unknown) | string | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array,
+  x: ((...args: never[]) => unknown) | string | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array,
 ): number;
 
 /**

@@ -39,15 +39,36 @@ interface String {
 type Readonly<T> = { readonly [P in keyof T]: T[P] };
 type Record<K extends keyof any, T> = { [P in K]: T };
 
-/** Wrapping 32-bit multiply: the one Math function of the subset (`mul` on the machine). */
+/** The Math functions of the subset: all of them integer functions, inline on the machine. */
 interface Math {
+  /** Wrapping 32-bit multiply (`mul`). */
   imul(a: number, b: number): number;
+  /** The smallest argument (at least one). */
+  min(...values: number[]): number;
+  /** The largest argument (at least one). */
+  max(...values: number[]): number;
+  /** The absolute value; Math.abs(-2147483648) is 2147483648, an integer overflow on the machine. */
+  abs(x: number): number;
+  /** Leading zero bits of the 32-bit value (32 for 0). */
+  clz32(x: number): number;
+  /** -1, 0 or 1. */
+  sign(x: number): number;
 }
 declare var Math: Math;
 
+/**
+ * `console.log(...)` of numbers, booleans and strings: the arguments separated by one space and a
+ * newline, as Node prints them, on the guest console of either target (lib/console.ts prints).
+ */
+interface Console {
+  log(...values: (number | boolean | string)[]): void;
+}
+declare var console: Console;
+
 // Fixed-size typed arrays: declared at module level (`const t = new Int32Array(256)` or with a
-// constant element list), stored statically, indexed with `t[i]` (no bounds check). The length
-// word sits just below element 0, so an array passed as a parameter knows its `length`.
+// constant element list), stored statically, or in a function (`const buf = new Uint8Array(64)`,
+// in its stack frame); indexed with `t[i]`. The length word sits just below element 0, so an
+// array passed as a parameter knows its `length`. A Uint32Array's elements read back unsigned.
 // Each type carries a brand (a unique symbol no guest can name) so that the checker keeps them
 // apart: an Int8Array is not an Int32Array, though both have only `length` and an index.
 
@@ -56,6 +77,7 @@ declare const __uint8Array: unique symbol;
 declare const __int16Array: unique symbol;
 declare const __uint16Array: unique symbol;
 declare const __int32Array: unique symbol;
+declare const __uint32Array: unique symbol;
 
 interface Int8Array {
   [index: number]: number;
@@ -91,3 +113,23 @@ interface Int32Array {
   readonly [__int32Array]: true;
 }
 declare var Int32Array: { new (lengthOrElements: number | readonly number[]): Int32Array };
+
+interface Uint32Array {
+  [index: number]: number;
+  readonly length: number;
+  readonly [__uint32Array]: true;
+}
+declare var Uint32Array: { new (lengthOrElements: number | readonly number[]): Uint32Array };
+
+// Records (guest-kernel/README.md, "Records and function values"): a class with constant field
+// initialisers is a record; `const t = new Task()` at module level is a static instance, and
+// `recordArray(Task, 64)` a static, fixed-size array of 64 of them (Node builds the same array
+// with `new Task()` 64 times: compiler/node-shim.ts). Element i of a RecordArray is a Task; the
+// length word sits just below element 0, as for a typed array.
+
+interface RecordArray<T> {
+  readonly [index: number]: T;
+  readonly length: number;
+}
+/** `length` records of class `record`, each built with `new record()`: a module-level const initialiser or a readonly field's. */
+declare function recordArray<T>(record: new () => T, length: number): RecordArray<T>;

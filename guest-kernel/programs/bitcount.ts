@@ -17,7 +17,7 @@ function popKernighan(x: number): number {
 }
 
 function popSwar(x: number): number {
-  x = x - ((x >>> 1) & 0x55555555);
+  x = (x - ((x >>> 1) & 0x55555555)) | 0; // below -2^31 for some x: wrap, as the next line does
   x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
   x = (x + (x >>> 4)) & 0x0f0f0f0f;
   return Math.imul(x, 0x01010101) >>> 24;

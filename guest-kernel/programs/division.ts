@@ -23,7 +23,7 @@ export function main(): number {
   printKV('x >> 3 = ', x >> 3);
   printKV('(x * 3) / 7 = ', ((x * 3) / 7) | 0);
   let y = 12345;
-  y /= 10;
+  y /= 5; // exact: a quotient with a fraction would stop the program (write (y / 10) | 0)
   y |= 0;
   printKV('y = ', y);
   y %= 7;

@@ -59,7 +59,7 @@ export function run(image: GuestImage, mode: 'native' | 'pv' = 'native', maxInst
   return runImage(image, { mode, maxInstructions });
 }
 
-/** The assembly lines of one function (from its label to the next function's comment). */
+/** The assembly lines of one function (from its label to the next function's comment, or the end of the code). */
 export function functionAsm(asm: string, label: string): string[] {
   const lines = asm.split('\n');
   const start = lines.findIndex((l) => l === `${label}:`);
@@ -67,7 +67,7 @@ export function functionAsm(asm: string, label: string): string[] {
   const out: string[] = [];
   for (let i = start + 1; i < lines.length; i++) {
     const l = lines[i]!;
-    if (l.startsWith('; function') || l.startsWith('; interrupt') || l === '__text_end:') break;
+    if (l.startsWith('; function') || l.startsWith('; interrupt') || l === '__rt.code_end:' || l === '__text_end:') break;
     out.push(l.trim());
   }
   return out;

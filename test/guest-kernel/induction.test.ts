@@ -32,14 +32,14 @@ function zero(): void { for (let i = 0; i < 64; i++) bytes[i] = 0; }
 function sum(t: Int32Array, n: number): number { let s = 0; for (let i = 0; i < n; i++) s = (s + t[i]) | 0; return s; }
 function copy(): void { for (let i = 0; i < 64; i++) words[i] = bytes[i]; }
 function down(): number { let s = 0; for (let i = 63; i >= 0; i -= 2) s += bytes[i]; return s; }
-function stride(k: number): void { for (let j = k; j < 64; j += k) bytes[j] = 1; }
+function stride(k: number): void { const step = (k & 31) + 1; for (let j = step; j < 64; j += step) bytes[j] = 1; }
 function rare(): number { let s = 0; for (let i = 0; i < 64; i++) if (bytes[i] === 1) s += i; return s; }
 function raw(addr: number, n: number): number { let s = 0; for (let i = 0; i < n; i++) s += load8(addr + i); return s; }
 function after(): number { let i = 0; while (i < 64 && bytes[i] === 0) i++; return i; }
 export function main(): number {
   zero();
   for (let i = 0; i < 64; i++) words[i] = i * 3;
-  stride(5);
+  stride(4);
   copy();
   return sum(words, 64) * 1000 + down() * 100 + rare() + after() + raw(addressOf(bytes), 64) * 100000;
 }

@@ -26,7 +26,7 @@ export function blockWord(offset: number): number {
 }
 
 function mix(sum: number, w: number): number {
-  return Math.imul(sum ^ w, 0x01000193) + 0x3c6ef372;
+  return (Math.imul(sum ^ w, 0x01000193) + 0x3c6ef372) | 0;
 }
 
 export function main(): number {

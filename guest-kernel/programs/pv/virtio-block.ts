@@ -51,7 +51,7 @@ export function blockWord(offset: number): number {
 }
 
 function mix(sum: number, w: number): number {
-  return Math.imul(sum ^ w, 0x01000193) + 0x3c6ef372;
+  return (Math.imul(sum ^ w, 0x01000193) + 0x3c6ef372) | 0;
 }
 
 function bufferAddr(b: number): number {

@@ -2,12 +2,72 @@
 .target native
 .entry _start
 .org 0x1000, rx
-; start-up code (native): call main, shut down with its result
+; start-up code (native): install the default exception handler, call main, shut down with its result
 _start:
+; exceptions enter the default handler; a double fault arrives on the fault stack
+    la r1, __rt.vectors
+    mtcr vbar, r1
+    la r1, __rt.stack_top
+    mtcr dfsp, r1
+; identity-map memory (sp = its size): r1 = the directory, the page tables after it
+    la r1, __rt.pd
+    addi r2, r1, 4096
+    shri r3, sp, 10
+    add r3, r3, r2
+    li r4, 99
+; r2 = next entry, r3 = end of the entries, r4 = next entry's value; 8 a turn (the extra few stay in the last table's page)
+__rt.map:
+    stw r4, [r2]
+    addi r4, r4, 4096
+    stw r4, [r2+4]
+    addi r4, r4, 4096
+    stw r4, [r2+8]
+    addi r4, r4, 4096
+    stw r4, [r2+12]
+    addi r4, r4, 4096
+    stw r4, [r2+16]
+    addi r4, r4, 4096
+    stw r4, [r2+20]
+    addi r4, r4, 4096
+    stw r4, [r2+24]
+    addi r4, r4, 4096
+    stw r4, [r2+28]
+    addi r4, r4, 4096
+    addi r2, r2, 32
+    bltu r2, r3, __rt.map
+; a directory entry for each page table: r5 = entry, r6 = table
+    mov r5, r1
+    addi r6, r1, 4096
+__rt.dir:
+    ori r7, r6, 35
+    stw r7, [r5]
+    addi r5, r5, 4
+    addi r6, r6, 4096
+    bltu r6, r3, __rt.dir
+; r6 = the page after the tables: the guard page; unmap it and tell the handler
+    shri r7, r6, 10
+    add r7, r7, r1
+    li r5, 0
+    stw r5, [r7+4096]
+    la r7, __rt.tables
+    stw r6, [r7]
+    mtcr ptbr, r1
+    li r7, 1
+    mtcr ctrl, r7
     call main
     out 0xf4, r0
 _start.spin:
     jmp _start.spin
+; default exception handler entry (native): runtimeError(vector, pc, fault address, tables) on the fault stack
+__rt.entry:
+    ldw r1, [sp]
+    mfcr r0, cause
+    mfcr r2, faultaddr
+    la sp, __rt.stack_top
+    la r3, __rt.tables
+    call runtimeError
+__rt.entry.spin:
+    jmp __rt.entry.spin
 ; function main (guest-kernel/programs/crc32.ts:32)
 main:
     call makeTable
@@ -93,6 +153,278 @@ main.L14:
     pop r9
     pop r8
     ret
+; function runtimeError (guest-kernel/lib/runtime.ts:127)
+runtimeError:
+    push r8
+    push r9
+    push r10
+    push r11
+    push r12
+    push r13
+    push r14
+    mov r8, r0
+    mov r9, r1
+    mov r10, r2
+    mov r11, r3
+    la r0, reporting
+    ldw r0, [r0]
+    li r1, 0
+    beq r0, r1, runtimeError.L2
+runtimeError.L1:
+    call shutdown
+    pop r14
+    pop r13
+    pop r12
+    pop r11
+    pop r10
+    pop r9
+    pop r8
+    ret
+runtimeError.L2:
+    la r0, reporting
+    li r1, 1
+    stw r1, [r0]
+    li r0, 3
+    bne r8, r0, runtimeError.L7
+runtimeError.L6:
+    li r1, 4
+    sub r1, r9, r1
+    mov r0, r1
+    jmp runtimeError.L8
+runtimeError.L7:
+    mov r0, r9
+runtimeError.L8:
+    mov r12, r0
+    li r0, 0
+    seq r0, r8, r0
+    mov r1, r0
+    li r2, 0
+    bne r0, r2, runtimeError.L13
+runtimeError.L12:
+    li r0, 4
+    seq r0, r8, r0
+    mov r1, r0
+runtimeError.L13:
+    mov r0, r1
+    li r2, 0
+    bne r1, r2, runtimeError.L17
+runtimeError.L16:
+    li r1, 5
+    seq r1, r8, r1
+    mov r0, r1
+runtimeError.L17:
+    li r1, 0
+    beq r0, r1, runtimeError.L21
+runtimeError.L20:
+    mov r0, r11
+    mov r1, r12
+    call siteAt
+    mov r13, r0
+    jmp runtimeError.L22
+runtimeError.L21:
+    li r13, 0
+runtimeError.L22:
+    li r0, 0
+    beq r13, r0, runtimeError.L28
+runtimeError.L26:
+    li r0, 4
+    add r0, r13, r0
+    ldw r0, [r0]
+    call putString
+    li r0, 58
+    call put
+    li r0, 8
+    add r0, r13, r0
+    ldw r0, [r0]
+    call putString
+runtimeError.L27:
+    la r0, message
+    la r1, length
+    ldw r1, [r1]
+runtimeError.chk0:
+    chki r1, 512
+    add r0, r0, r1
+    li r1, 10
+    stb r1, [r0]
+    la r0, length
+    ldw r1, [r0]
+    li r2, 1
+runtimeError.chk1:
+    addo r1, r1, r2
+    stw r1, [r0]
+    li r0, 0
+    la r1, length
+    ldw r1, [r1]
+    blt r0, r1, runtimeError.L86
+    jmp runtimeError.L88
+runtimeError.L28:
+    mov r0, r11
+    mov r1, r12
+    call fileAt
+    mov r14, r0
+    mov r0, r11
+    mov r1, r12
+    call lineAt
+    mov r12, r0
+    li r0, 0
+    bne r14, r0, runtimeError.L33
+    jmp runtimeError.L32
+runtimeError.L31:
+    mov r0, r14
+    call putString
+    li r0, 58
+    call put
+    mov r0, r12
+    call putDecimal
+    la r0, str.3
+    call putText
+runtimeError.L32:
+    li r0, 0
+    add r0, r11, r0
+    ldw r0, [r0]
+    li r1, 14
+    seq r1, r8, r1
+    mov r2, r1
+    li r3, 0
+    bne r1, r3, runtimeError.L38
+    jmp runtimeError.L37
+runtimeError.L33:
+    li r0, 0
+    bne r12, r0, runtimeError.L31
+    jmp runtimeError.L32
+runtimeError.L37:
+    li r1, 8
+    seq r1, r8, r1
+    mov r2, r1
+runtimeError.L38:
+    li r1, 0
+    sne r1, r0, r1
+    mov r3, r1
+    li r4, 0
+    beq r1, r4, runtimeError.L42
+runtimeError.L41:
+    mov r3, r2
+runtimeError.L42:
+    mov r1, r3
+    li r2, 0
+    beq r3, r2, runtimeError.L46
+runtimeError.L45:
+    sltu r2, r10, r0
+    li r3, 1
+    xor r2, r2, r3
+    mov r1, r2
+runtimeError.L46:
+    mov r2, r1
+    li r3, 0
+    beq r1, r3, runtimeError.L50
+runtimeError.L49:
+    li r1, 4096
+    add r0, r0, r1
+    sltu r0, r10, r0
+    mov r2, r0
+runtimeError.L50:
+    mov r12, r2
+    li r0, 0
+    beq r12, r0, runtimeError.L55
+runtimeError.L53:
+    la r0, str.4
+    call putText
+runtimeError.L54:
+    la r0, str.9
+    call putText
+    mov r0, r9
+    call putHex
+    li r0, 14
+    beq r8, r0, runtimeError.L81
+    jmp runtimeError.L80
+runtimeError.L55:
+    li r0, 0
+    bne r8, r0, runtimeError.L60
+runtimeError.L58:
+    la r0, str.5
+    call putText
+runtimeError.L59:
+    jmp runtimeError.L54
+runtimeError.L60:
+    li r0, 0
+    bge r8, r0, runtimeError.L66
+    jmp runtimeError.L64
+runtimeError.L63:
+    li r1, 32
+    add r1, r11, r1
+    ldw r1, [r1]
+    li r2, 4
+    mul r3, r2, r8
+    mulh r2, r2, r8
+    sari r2, r2, 20
+    addi r2, r2, 1
+runtimeError.chk2:
+    chki r2, 2
+    add r1, r1, r3
+    ldw r1, [r1]
+    mov r0, r1
+    jmp runtimeError.L65
+runtimeError.L64:
+    li r0, 0
+runtimeError.L65:
+    mov r11, r0
+    li r0, 0
+    bne r11, r0, runtimeError.L71
+    jmp runtimeError.L73
+runtimeError.L66:
+    li r0, 32
+    blt r8, r0, runtimeError.L63
+    jmp runtimeError.L64
+runtimeError.L71:
+    mov r0, r11
+    call putString
+runtimeError.L72:
+    la r0, str.7
+    call putText
+    mov r0, r8
+    call putDecimal
+    la r0, str.8
+    call putText
+    jmp runtimeError.L59
+runtimeError.L73:
+    la r0, str.6
+    call putText
+    jmp runtimeError.L72
+runtimeError.L79:
+    la r0, str.10
+    call putText
+    mov r0, r10
+    call putHex
+runtimeError.L80:
+    jmp runtimeError.L27
+runtimeError.L81:
+    li r0, 0
+    bne r12, r0, runtimeError.L80
+    jmp runtimeError.L79
+runtimeError.L86:
+    la r1, message
+runtimeError.chk3:
+    chki r0, 512
+    add r1, r1, r0
+    ldbu r1, [r1]
+    out 0x3f8, r1
+    li r1, 1
+runtimeError.chk4:
+    addo r1, r0, r1
+    mov r0, r1
+    la r1, length
+    ldw r1, [r1]
+    blt r0, r1, runtimeError.L86
+runtimeError.L88:
+    call shutdown
+    pop r14
+    pop r13
+    pop r12
+    pop r11
+    pop r10
+    pop r9
+    pop r8
+    ret
 ; function makeTable (guest-kernel/programs/crc32.ts:7)
 makeTable:
     push r8
@@ -119,10 +451,9 @@ makeTable.L11:
     addi r9, r9, 1
     blt r9, r2, makeTable.L5
 makeTable.L7:
-    shli r9, r0, 2
-    add r9, r4, r9
-    stw r8, [r9]
+    stw r8, [r4]
     addi r0, r0, 1
+    addi r4, r4, 4
     blt r0, r5, makeTable.L1
 makeTable.L3:
     pop r11
@@ -141,6 +472,10 @@ crc32:
     bge r3, r1, crc32.L3
 crc32.L4:
     la r4, table
+    ldw r5, [r0-4]
+    addi r8, r1, -1
+crc32.chk5:
+    chk r8, r5
     add r3, r0, r3
     add r0, r0, r1
     addi r1, r3, 3
@@ -241,11 +576,11 @@ fill.L1:
 fill.L3:
     pop r8
     ret
-; function putc (guest-kernel/lib/console.ts:24)
+; function putc (guest-kernel/lib/console.ts:27)
 putc:
     out 0x3f8, r0
     ret
-; function print (guest-kernel/lib/console.ts:34)
+; function print (guest-kernel/lib/console.ts:37)
 print:
     li r1, 0
     ldw r2, [r0-4]
@@ -277,7 +612,7 @@ print.L1:
     blt r1, r0, print.L1
 print.L3:
     ret
-; function printHex (guest-kernel/lib/console.ts:88)
+; function printHex (guest-kernel/lib/console.ts:101)
 printHex:
     push r8
     push r9
@@ -307,6 +642,296 @@ printHex.L3:
 printHex.L6:
     addi r1, r0, 87
     jmp printHex.L7
+; function put (guest-kernel/lib/runtime.ts:46)
+put:
+    la r1, length
+    ldw r1, [r1]
+    li r2, 511
+    bge r1, r2, put.L2
+put.L1:
+    la r1, message
+    la r2, length
+    ldw r2, [r2]
+put.chk6:
+    chki r2, 512
+    add r1, r1, r2
+    stb r0, [r1]
+    la r0, length
+    ldw r1, [r0]
+    li r2, 1
+put.chk7:
+    addo r1, r1, r2
+    stw r1, [r0]
+put.L2:
+    ret
+; function putString (guest-kernel/lib/runtime.ts:54)
+putString:
+    push r8
+    push r9
+    push r10
+    mov r8, r0
+    li r0, 4
+    sub r0, r8, r0
+    ldw r0, [r0]
+    mov r9, r0
+    li r10, 0
+    bge r10, r9, putString.L3
+putString.L1:
+    add r0, r8, r10
+    ldbu r0, [r0]
+    call put
+    li r0, 1
+putString.chk8:
+    addo r0, r10, r0
+    mov r10, r0
+    blt r10, r9, putString.L1
+putString.L3:
+    pop r10
+    pop r9
+    pop r8
+    ret
+; function putText (guest-kernel/lib/runtime.ts:59)
+putText:
+    push r8
+    push r9
+    mov r8, r0
+    li r9, 0
+    ldw r0, [r8-4]
+    bge r9, r0, putText.L3
+putText.L1:
+    add r0, r8, r9
+    ldbu r0, [r0]
+    call put
+    li r0, 1
+putText.chk9:
+    addo r0, r9, r0
+    mov r9, r0
+    ldw r0, [r8-4]
+    blt r9, r0, putText.L1
+putText.L3:
+    pop r9
+    pop r8
+    ret
+; function putDecimal (guest-kernel/lib/runtime.ts:63)
+putDecimal:
+    push r8
+    mov r8, r0
+    li r0, 10
+    blt r8, r0, putDecimal.L2
+putDecimal.L1:
+    li r0, 10
+putDecimal.chk10:
+    div r0, r8, r0
+    call putDecimal
+putDecimal.L2:
+    li r0, 10
+putDecimal.chk11:
+    rem r0, r8, r0
+    li r1, 48
+putDecimal.chk12:
+    addo r0, r1, r0
+    call put
+    pop r8
+    ret
+; function putHex (guest-kernel/lib/runtime.ts:69)
+putHex:
+    push r8
+    push r9
+    mov r8, r0
+    li r9, 28
+    li r0, 0
+    blt r0, r9, putHex.L4
+    jmp putHex.L3
+putHex.L1:
+    li r0, 4
+putHex.chk13:
+    subo r0, r9, r0
+    mov r9, r0
+    li r0, 0
+    blt r0, r9, putHex.L8
+putHex.L3:
+    li r0, 0
+    bge r9, r0, putHex.L11
+    jmp putHex.L13
+putHex.L4:
+    shr r0, r8, r9
+    li r1, 15
+    and r0, r0, r1
+    li r1, 0
+    beq r0, r1, putHex.L1
+    jmp putHex.L3
+putHex.L8:
+    shr r0, r8, r9
+    li r1, 15
+    and r0, r0, r1
+    li r1, 0
+    beq r0, r1, putHex.L1
+    jmp putHex.L3
+putHex.L11:
+    shr r0, r8, r9
+    li r1, 15
+    and r0, r0, r1
+    li r1, 10
+    blt r0, r1, putHex.L15
+    jmp putHex.L16
+putHex.L12:
+    li r0, 4
+putHex.chk14:
+    subo r0, r9, r0
+    mov r9, r0
+    li r0, 0
+    bge r9, r0, putHex.L11
+putHex.L13:
+    pop r9
+    pop r8
+    ret
+putHex.L15:
+    li r2, 48
+putHex.chk15:
+    addo r0, r2, r0
+    mov r1, r0
+    jmp putHex.L17
+putHex.L16:
+    li r1, 87
+putHex.chk16:
+    addo r1, r1, r0
+putHex.L17:
+    mov r0, r1
+    call put
+    jmp putHex.L12
+; function siteAt (guest-kernel/lib/runtime.ts:79)
+siteAt:
+    li r2, 28
+    add r2, r0, r2
+    ldw r2, [r2]
+    li r3, 24
+    add r0, r0, r3
+    ldw r0, [r0]
+    li r3, 0
+    bge r3, r2, siteAt.L3
+siteAt.L1:
+    ldw r4, [r0]
+    beq r4, r1, siteAt.L5
+    jmp siteAt.L6
+siteAt.L2:
+    li r4, 1
+siteAt.chk17:
+    addo r4, r3, r4
+    mov r3, r4
+    blt r3, r2, siteAt.L1
+siteAt.L3:
+    li r1, 0
+    mov r0, r1
+    ret
+siteAt.L5:
+    ret
+siteAt.L6:
+    li r4, 12
+siteAt.chk18:
+    addo r4, r0, r4
+    mov r0, r4
+    jmp siteAt.L2
+; function fileAt (guest-kernel/lib/runtime.ts:90)
+fileAt:
+    li r2, 20
+    add r2, r0, r2
+    ldw r2, [r2]
+    li r3, 16
+    add r0, r0, r3
+    ldw r0, [r0]
+    li r3, 0
+    li r4, 0
+    bge r4, r2, fileAt.L3
+fileAt.L1:
+    ldw r5, [r0]
+    bltu r1, r5, fileAt.L5
+    jmp fileAt.L6
+fileAt.L2:
+    li r5, 1
+fileAt.chk19:
+    addo r5, r4, r5
+    mov r4, r5
+    blt r4, r2, fileAt.L1
+fileAt.L3:
+    mov r0, r3
+    ret
+fileAt.L5:
+    jmp fileAt.L3
+fileAt.L6:
+    li r5, 4
+    add r5, r0, r5
+    ldw r5, [r5]
+    mov r3, r5
+    li r5, 8
+fileAt.chk20:
+    addo r5, r0, r5
+    mov r0, r5
+    jmp fileAt.L2
+; function lineAt (guest-kernel/lib/runtime.ts:103)
+lineAt:
+    push r8
+    push r9
+    li r2, 12
+    add r2, r0, r2
+    ldw r2, [r2]
+    li r3, 8
+    add r3, r0, r3
+    ldw r3, [r3]
+    li r4, 4
+    add r0, r0, r4
+    ldw r0, [r0]
+    bgeu r1, r0, lineAt.L2
+lineAt.L1:
+    li r0, 0
+    pop r9
+    pop r8
+    ret
+lineAt.L2:
+    li r4, 0
+    bge r4, r2, lineAt.L8
+lineAt.L6:
+    li r5, 4
+    mul r8, r5, r4
+    mulh r5, r5, r4
+    sari r5, r5, 20
+    addi r5, r5, 1
+lineAt.chk21:
+    chki r5, 2
+    add r5, r3, r8
+    ldw r5, [r5]
+    li r8, 20
+    shr r8, r5, r8
+    li r9, 2
+    shl r8, r8, r9
+    add r8, r0, r8
+    bltu r1, r8, lineAt.L10
+    jmp lineAt.L11
+lineAt.L7:
+    li r8, 1
+lineAt.chk22:
+    addo r8, r4, r8
+    mov r4, r8
+    blt r4, r2, lineAt.L6
+lineAt.L8:
+    li r0, 0
+    pop r9
+    pop r8
+    ret
+lineAt.L10:
+    li r0, 1048575
+    and r0, r5, r0
+    pop r9
+    pop r8
+    ret
+lineAt.L11:
+    mov r0, r8
+    jmp lineAt.L7
+; function shutdown (guest-kernel/lib/runtime.ts:117)
+shutdown:
+    li r0, 134
+    out 0xf4, r0
+    ret
+__rt.code_end:
 __text_end:
 .org (__text_end + 0xfff) & ~0xfff, r
     .align 4
@@ -325,9 +950,149 @@ str.1:
     .word 34
 str.2:
     .ascii "crc32 of 16 KiB, 4 rounds xored = "
+    .align 4
+    .word 2
+str.3:
+    .ascii ": "
+    .align 4
+    .word 14
+str.4:
+    .ascii "stack overflow"
+    .align 4
+    .word 16
+str.5:
+    .ascii "division by zero"
+    .align 4
+    .word 9
+str.6:
+    .ascii "exception"
+    .align 4
+    .word 9
+str.7:
+    .ascii " (vector "
+    .align 4
+    .word 1
+str.8:
+    .ascii ")"
+    .align 4
+    .word 9
+str.9:
+    .ascii " at pc 0x"
+    .align 4
+    .word 12
+str.10:
+    .ascii ", address 0x"
+    .align 4
+    .word 4
+str.11:
+    .ascii "true"
+    .align 4
+    .word 5
+str.12:
+    .ascii "false"
+    .align 4
+    .word 30
+str.13:
+    .ascii "guest-kernel/programs/crc32.ts"
+    .align 4
+    .word 27
+str.14:
+    .ascii "guest-kernel/lib/runtime.ts"
+    .align 4
+    .word 27
+str.15:
+    .ascii "guest-kernel/lib/console.ts"
+    .align 4
+    .word 38
+str.16:
+    .ascii "17:55: index out of bounds in 'buf[i]'"
+    .align 4
+    .word 12
+str.17:
+    .ascii "divide-error"
+    .align 4
+    .word 10
+str.18:
+    .ascii "breakpoint"
+    .align 4
+    .word 8
+str.19:
+    .ascii "overflow"
+    .align 4
+    .word 11
+str.20:
+    .ascii "bound-range"
+    .align 4
+    .word 14
+str.21:
+    .ascii "invalid-opcode"
+    .align 4
+    .word 12
+str.22:
+    .ascii "double-fault"
+    .align 4
+    .word 18
+str.23:
+    .ascii "general-protection"
+    .align 4
+    .word 10
+str.24:
+    .ascii "page-fault"
+    .align 4
+    .word 15
+str.25:
+    .ascii "alignment-check"
+.align 4
+; run-time error tables (abi/runtime-tables.ts)
+__rt.lines:
+    .word 0x3b00000, 0x100021, 0x1a00022, 0x800023, 0x500024, 0x200025, 0x100026, 0x100027
+    .word 0xb00028, 0x300029, 0x20002a, 0x20002b, 0x150002c, 0xb0007f, 0x500080, 0x100081
+    .word 0x800082, 0x400084, 0x800086, 0xe00089, 0x80008a, 0x20008b, 0x40008c, 0x20008d
+    .word 0x40008e, 0x9000ae, 0x6000af, 0x6000b3, 0x400090, 0x400091, 0x300092, 0x200093
+    .word 0x200094, 0x200095, 0x300096, 0x300098, 0x600099, 0x300092, 0x300099, 0x150009a
+    .word 0x20009b, 0x30009c, 0x3000a7, 0x2000a8, 0x3000a9, 0x20009d, 0x30009e, 0x1000a5
+    .word 0x12000a0, 0x3000a1, 0x3000a0, 0x2000a1, 0x3000a3, 0x2000a4, 0x4000a5, 0x4000a2
+    .word 0x3000aa, 0x3000ab, 0x3000a9, 0xd000b3, 0x1000b5, 0x8000b6, 0x400007, 0x100008
+    .word 0x40000a, 0x20000b, 0x100008, 0x100009, 0x80000a, 0x10000b, 0x300008, 0x50000d
+    .word 0x20000a, 0x10000f, 0x100010, 0x3900011, 0x300012, 0x100015, 0x100016, 0x400018
+    .word 0x200019, 0x400017, 0x200018, 0x200019, 0x200018, 0x200019, 0x200018, 0x200019
+    .word 0x200018, 0x200019, 0x400017, 0x200018, 0x200019, 0x200017, 0x20001b, 0x100020
+    .word 0x100022, 0x1800029, 0x10002b, 0x500065, 0x100066, 0x100068, 0x100066, 0x200067
+    .word 0x400068, 0x200066, 0x50006a, 0x200068, 0x50002f, 0x800030, 0x600031, 0x100033
+    .word 0x400036, 0x400037, 0x900038, 0x400039, 0x30003b, 0xb0003c, 0x30003d, 0x20003f
+    .word 0x500040, 0x500041, 0x200042, 0x300045, 0x100046, 0x800047, 0x300048, 0xc00047
+    .word 0x300049, 0x30004a, 0x500048, 0x30004c, 0x90004a, 0x300050, 0x300051, 0x200052
+    .word 0x300053, 0x400052, 0x300056, 0x100053, 0x400054, 0x30005b, 0x30005c, 0x10005d
+    .word 0x20005e, 0x30005f, 0x40005e, 0x200063, 0x10005f, 0x400060, 0x400061, 0x200067
+    .word 0x300068, 0x300069, 0x30006a, 0x50006b, 0x20006c, 0x80006d, 0x50006e, 0x20006f
+    .word 0x40006c, 0x400072, 0x60006f, 0x200070, 0x200077, 0x100078
+__rt.files:
+    .word _start + 236, str.13
+    .word _start + 568, str.14
+    .word _start + 1516, str.13
+    .word _start + 2052, str.15
+    .word _start + 2252, str.14
+__rt.sites:
+    .word crc32.chk5, str.13, str.16
+__rt.vector_names:
+    .word str.17, 0, 0, str.18, str.19, str.20, str.21, 0
+    .word str.22, 0, 0, 0, 0, str.23, str.24, 0
+    .word 0, str.25, 0, 0, 0, 0, 0, 0
+    .word 0, 0, 0, 0, 0, 0, 0, 0
+__rt.vectors: ; exceptions 0..31 -> the default handler; the rest 0
+    .word __rt.entry, __rt.entry, __rt.entry, __rt.entry, __rt.entry, __rt.entry, __rt.entry, __rt.entry
+    .word __rt.entry, __rt.entry, __rt.entry, __rt.entry, __rt.entry, __rt.entry, __rt.entry, __rt.entry
+    .word __rt.entry, __rt.entry, __rt.entry, __rt.entry, __rt.entry, __rt.entry, __rt.entry, __rt.entry
+    .word __rt.entry, __rt.entry, __rt.entry, __rt.entry, __rt.entry, __rt.entry, __rt.entry, __rt.entry
+    .space 896
 .align 4
 __rodata_end:
 .org (__rodata_end + 0xfff) & ~0xfff, rw
+.align 4
+__rt.tables: ; guard, code, lines, count, files, count, sites, count, vector names
+    .word 0, _start, __rt.lines, 166, __rt.files, 5, __rt.sites, 1, __rt.vector_names
+    reporting: .word 0 ; let reporting
+    length: .word 0 ; let length
     .align 4
     .word 9 ; const check = new Uint8Array(9)
 check:
@@ -337,6 +1102,10 @@ check:
 buffer:
     .space 16384
     .align 4
+    .word 512 ; const message = new Uint8Array(512)
+message:
+    .space 512
+    .align 4
     .word 256 ; const table = new Int32Array(256)
 table:
     .space 1024
@@ -344,5 +1113,9 @@ table:
     .word 16 ; const digits = new Uint8Array(16)
 digits:
     .space 16
+.align 16
+    .space 2048 ; the fault stack (see startup.ts)
+__rt.stack_top:
 .align 4
 __data_end:
+.equ __rt.pd, (__data_end + 4095) & ~4095

@@ -2,12 +2,72 @@
 .target native
 .entry _start
 .org 0x1000, rx
-; start-up code (native): call main, shut down with its result
+; start-up code (native): install the default exception handler, call main, shut down with its result
 _start:
+; exceptions enter the default handler; a double fault arrives on the fault stack
+    la r1, __rt.vectors
+    mtcr vbar, r1
+    la r1, __rt.stack_top
+    mtcr dfsp, r1
+; identity-map memory (sp = its size): r1 = the directory, the page tables after it
+    la r1, __rt.pd
+    addi r2, r1, 4096
+    shri r3, sp, 10
+    add r3, r3, r2
+    li r4, 99
+; r2 = next entry, r3 = end of the entries, r4 = next entry's value; 8 a turn (the extra few stay in the last table's page)
+__rt.map:
+    stw r4, [r2]
+    addi r4, r4, 4096
+    stw r4, [r2+4]
+    addi r4, r4, 4096
+    stw r4, [r2+8]
+    addi r4, r4, 4096
+    stw r4, [r2+12]
+    addi r4, r4, 4096
+    stw r4, [r2+16]
+    addi r4, r4, 4096
+    stw r4, [r2+20]
+    addi r4, r4, 4096
+    stw r4, [r2+24]
+    addi r4, r4, 4096
+    stw r4, [r2+28]
+    addi r4, r4, 4096
+    addi r2, r2, 32
+    bltu r2, r3, __rt.map
+; a directory entry for each page table: r5 = entry, r6 = table
+    mov r5, r1
+    addi r6, r1, 4096
+__rt.dir:
+    ori r7, r6, 35
+    stw r7, [r5]
+    addi r5, r5, 4
+    addi r6, r6, 4096
+    bltu r6, r3, __rt.dir
+; r6 = the page after the tables: the guard page; unmap it and tell the handler
+    shri r7, r6, 10
+    add r7, r7, r1
+    li r5, 0
+    stw r5, [r7+4096]
+    la r7, __rt.tables
+    stw r6, [r7]
+    mtcr ptbr, r1
+    li r7, 1
+    mtcr ctrl, r7
     call main
     out 0xf4, r0
 _start.spin:
     jmp _start.spin
+; default exception handler entry (native): runtimeError(vector, pc, fault address, tables) on the fault stack
+__rt.entry:
+    ldw r1, [sp]
+    mfcr r0, cause
+    mfcr r2, faultaddr
+    la sp, __rt.stack_top
+    la r3, __rt.tables
+    call runtimeError
+__rt.entry.spin:
+    jmp __rt.entry.spin
 ; function main (guest-kernel/programs/fib-recursive.ts:8)
 main:
     push r8
@@ -19,6 +79,278 @@ main:
     call printKV
     li r0, 10
     call fib
+    pop r8
+    ret
+; function runtimeError (guest-kernel/lib/runtime.ts:127)
+runtimeError:
+    push r8
+    push r9
+    push r10
+    push r11
+    push r12
+    push r13
+    push r14
+    mov r8, r0
+    mov r9, r1
+    mov r10, r2
+    mov r11, r3
+    la r0, reporting
+    ldw r0, [r0]
+    li r1, 0
+    beq r0, r1, runtimeError.L2
+runtimeError.L1:
+    call shutdown
+    pop r14
+    pop r13
+    pop r12
+    pop r11
+    pop r10
+    pop r9
+    pop r8
+    ret
+runtimeError.L2:
+    la r0, reporting
+    li r1, 1
+    stw r1, [r0]
+    li r0, 3
+    bne r8, r0, runtimeError.L7
+runtimeError.L6:
+    li r1, 4
+    sub r1, r9, r1
+    mov r0, r1
+    jmp runtimeError.L8
+runtimeError.L7:
+    mov r0, r9
+runtimeError.L8:
+    mov r12, r0
+    li r0, 0
+    seq r0, r8, r0
+    mov r1, r0
+    li r2, 0
+    bne r0, r2, runtimeError.L13
+runtimeError.L12:
+    li r0, 4
+    seq r0, r8, r0
+    mov r1, r0
+runtimeError.L13:
+    mov r0, r1
+    li r2, 0
+    bne r1, r2, runtimeError.L17
+runtimeError.L16:
+    li r1, 5
+    seq r1, r8, r1
+    mov r0, r1
+runtimeError.L17:
+    li r1, 0
+    beq r0, r1, runtimeError.L21
+runtimeError.L20:
+    mov r0, r11
+    mov r1, r12
+    call siteAt
+    mov r13, r0
+    jmp runtimeError.L22
+runtimeError.L21:
+    li r13, 0
+runtimeError.L22:
+    li r0, 0
+    beq r13, r0, runtimeError.L28
+runtimeError.L26:
+    li r0, 4
+    add r0, r13, r0
+    ldw r0, [r0]
+    call putString
+    li r0, 58
+    call put
+    li r0, 8
+    add r0, r13, r0
+    ldw r0, [r0]
+    call putString
+runtimeError.L27:
+    la r0, message
+    la r1, length
+    ldw r1, [r1]
+runtimeError.chk0:
+    chki r1, 512
+    add r0, r0, r1
+    li r1, 10
+    stb r1, [r0]
+    la r0, length
+    ldw r1, [r0]
+    li r2, 1
+runtimeError.chk1:
+    addo r1, r1, r2
+    stw r1, [r0]
+    li r0, 0
+    la r1, length
+    ldw r1, [r1]
+    blt r0, r1, runtimeError.L86
+    jmp runtimeError.L88
+runtimeError.L28:
+    mov r0, r11
+    mov r1, r12
+    call fileAt
+    mov r14, r0
+    mov r0, r11
+    mov r1, r12
+    call lineAt
+    mov r12, r0
+    li r0, 0
+    bne r14, r0, runtimeError.L33
+    jmp runtimeError.L32
+runtimeError.L31:
+    mov r0, r14
+    call putString
+    li r0, 58
+    call put
+    mov r0, r12
+    call putDecimal
+    la r0, str.1
+    call putText
+runtimeError.L32:
+    li r0, 0
+    add r0, r11, r0
+    ldw r0, [r0]
+    li r1, 14
+    seq r1, r8, r1
+    mov r2, r1
+    li r3, 0
+    bne r1, r3, runtimeError.L38
+    jmp runtimeError.L37
+runtimeError.L33:
+    li r0, 0
+    bne r12, r0, runtimeError.L31
+    jmp runtimeError.L32
+runtimeError.L37:
+    li r1, 8
+    seq r1, r8, r1
+    mov r2, r1
+runtimeError.L38:
+    li r1, 0
+    sne r1, r0, r1
+    mov r3, r1
+    li r4, 0
+    beq r1, r4, runtimeError.L42
+runtimeError.L41:
+    mov r3, r2
+runtimeError.L42:
+    mov r1, r3
+    li r2, 0
+    beq r3, r2, runtimeError.L46
+runtimeError.L45:
+    sltu r2, r10, r0
+    li r3, 1
+    xor r2, r2, r3
+    mov r1, r2
+runtimeError.L46:
+    mov r2, r1
+    li r3, 0
+    beq r1, r3, runtimeError.L50
+runtimeError.L49:
+    li r1, 4096
+    add r0, r0, r1
+    sltu r0, r10, r0
+    mov r2, r0
+runtimeError.L50:
+    mov r12, r2
+    li r0, 0
+    beq r12, r0, runtimeError.L55
+runtimeError.L53:
+    la r0, str.2
+    call putText
+runtimeError.L54:
+    la r0, str.7
+    call putText
+    mov r0, r9
+    call putHex
+    li r0, 14
+    beq r8, r0, runtimeError.L81
+    jmp runtimeError.L80
+runtimeError.L55:
+    li r0, 0
+    bne r8, r0, runtimeError.L60
+runtimeError.L58:
+    la r0, str.3
+    call putText
+runtimeError.L59:
+    jmp runtimeError.L54
+runtimeError.L60:
+    li r0, 0
+    bge r8, r0, runtimeError.L66
+    jmp runtimeError.L64
+runtimeError.L63:
+    li r1, 32
+    add r1, r11, r1
+    ldw r1, [r1]
+    li r2, 4
+    mul r3, r2, r8
+    mulh r2, r2, r8
+    sari r2, r2, 20
+    addi r2, r2, 1
+runtimeError.chk2:
+    chki r2, 2
+    add r1, r1, r3
+    ldw r1, [r1]
+    mov r0, r1
+    jmp runtimeError.L65
+runtimeError.L64:
+    li r0, 0
+runtimeError.L65:
+    mov r11, r0
+    li r0, 0
+    bne r11, r0, runtimeError.L71
+    jmp runtimeError.L73
+runtimeError.L66:
+    li r0, 32
+    blt r8, r0, runtimeError.L63
+    jmp runtimeError.L64
+runtimeError.L71:
+    mov r0, r11
+    call putString
+runtimeError.L72:
+    la r0, str.5
+    call putText
+    mov r0, r8
+    call putDecimal
+    la r0, str.6
+    call putText
+    jmp runtimeError.L59
+runtimeError.L73:
+    la r0, str.4
+    call putText
+    jmp runtimeError.L72
+runtimeError.L79:
+    la r0, str.8
+    call putText
+    mov r0, r10
+    call putHex
+runtimeError.L80:
+    jmp runtimeError.L27
+runtimeError.L81:
+    li r0, 0
+    bne r12, r0, runtimeError.L80
+    jmp runtimeError.L79
+runtimeError.L86:
+    la r1, message
+runtimeError.chk3:
+    chki r0, 512
+    add r1, r1, r0
+    ldbu r1, [r1]
+    out 0x3f8, r1
+    li r1, 1
+runtimeError.chk4:
+    addo r1, r0, r1
+    mov r0, r1
+    la r1, length
+    ldw r1, [r1]
+    blt r0, r1, runtimeError.L86
+runtimeError.L88:
+    call shutdown
+    pop r14
+    pop r13
+    pop r12
+    pop r11
+    pop r10
+    pop r9
     pop r8
     ret
 ; function fib (guest-kernel/programs/fib-recursive.ts:4)
@@ -36,15 +368,16 @@ fib.L2:
     mov r9, r0
     addi r0, r8, -2
     call fib
-    add r0, r9, r0
+fib.chk5:
+    addo r0, r9, r0
     pop r9
     pop r8
     ret
-; function putc (guest-kernel/lib/console.ts:24)
+; function putc (guest-kernel/lib/console.ts:27)
 putc:
     out 0x3f8, r0
     ret
-; function print (guest-kernel/lib/console.ts:34)
+; function print (guest-kernel/lib/console.ts:37)
 print:
     li r1, 0
     ldw r2, [r0-4]
@@ -76,7 +409,7 @@ print.L1:
     blt r1, r0, print.L1
 print.L3:
     ret
-; function printDigits (guest-kernel/lib/console.ts:49)
+; function printDigits (guest-kernel/lib/console.ts:52)
 printDigits:
     li r3, 0
     beq r2, r3, printDigits.L2
@@ -88,27 +421,33 @@ printDigits.L3:
     push r10
     push r11
     li r0, 16
-    la r4, digits
-    li r5, 10
-    li r8, 0
+    li r4, 0
+    la r5, digits
+    li r8, 10
 printDigits.L7:
+printDigits.chk6:
     rem r9, r3, r1
-    neg r9, r9
+    sub r9, r4, r9
     addi r0, r0, -1
-    add r10, r4, r0
-    bge r9, r5, printDigits.L12
+printDigits.chk7:
+    chki r0, 16
+    add r10, r5, r0
+    bge r9, r8, printDigits.L12
 printDigits.L11:
     addi r11, r9, 48
 printDigits.L13:
     stb r11, [r10]
+printDigits.chk8:
     div r3, r3, r1
-    bne r3, r8, printDigits.L7
+    bne r3, r4, printDigits.L7
 printDigits.L9:
     li r1, 0
     beq r2, r1, printDigits.L20
 printDigits.L19:
     addi r0, r0, -1
     la r1, digits
+printDigits.chk9:
+    chki r0, 16
     add r1, r1, r0
     li r2, 45
     stb r2, [r1]
@@ -148,12 +487,15 @@ printDigits.L25:
     pop r8
     ret
 printDigits.L2:
-    neg r3, r0
+    li r3, 0
+printDigits.chk10:
+    subo r3, r3, r0
     jmp printDigits.L3
 printDigits.L12:
-    addi r11, r9, 87
+printDigits.chk11:
+    addio r11, r9, 87
     jmp printDigits.L13
-; function printlnNumber (guest-kernel/lib/console.ts:76)
+; function printlnNumber (guest-kernel/lib/console.ts:79)
 printlnNumber:
     li r1, 10
     slti r2, r0, 0
@@ -161,7 +503,7 @@ printlnNumber:
     li r0, 10
     call putc
     ret
-; function printKV (guest-kernel/lib/console.ts:96)
+; function printKV (guest-kernel/lib/console.ts:109)
 printKV:
     push r8
     mov r8, r1
@@ -170,18 +512,484 @@ printKV:
     call printlnNumber
     pop r8
     ret
+; function put (guest-kernel/lib/runtime.ts:46)
+put:
+    la r1, length
+    ldw r1, [r1]
+    li r2, 511
+    bge r1, r2, put.L2
+put.L1:
+    la r1, message
+    la r2, length
+    ldw r2, [r2]
+put.chk12:
+    chki r2, 512
+    add r1, r1, r2
+    stb r0, [r1]
+    la r0, length
+    ldw r1, [r0]
+    li r2, 1
+put.chk13:
+    addo r1, r1, r2
+    stw r1, [r0]
+put.L2:
+    ret
+; function putString (guest-kernel/lib/runtime.ts:54)
+putString:
+    push r8
+    push r9
+    push r10
+    mov r8, r0
+    li r0, 4
+    sub r0, r8, r0
+    ldw r0, [r0]
+    mov r9, r0
+    li r10, 0
+    bge r10, r9, putString.L3
+putString.L1:
+    add r0, r8, r10
+    ldbu r0, [r0]
+    call put
+    li r0, 1
+putString.chk14:
+    addo r0, r10, r0
+    mov r10, r0
+    blt r10, r9, putString.L1
+putString.L3:
+    pop r10
+    pop r9
+    pop r8
+    ret
+; function putText (guest-kernel/lib/runtime.ts:59)
+putText:
+    push r8
+    push r9
+    mov r8, r0
+    li r9, 0
+    ldw r0, [r8-4]
+    bge r9, r0, putText.L3
+putText.L1:
+    add r0, r8, r9
+    ldbu r0, [r0]
+    call put
+    li r0, 1
+putText.chk15:
+    addo r0, r9, r0
+    mov r9, r0
+    ldw r0, [r8-4]
+    blt r9, r0, putText.L1
+putText.L3:
+    pop r9
+    pop r8
+    ret
+; function putDecimal (guest-kernel/lib/runtime.ts:63)
+putDecimal:
+    push r8
+    mov r8, r0
+    li r0, 10
+    blt r8, r0, putDecimal.L2
+putDecimal.L1:
+    li r0, 10
+putDecimal.chk16:
+    div r0, r8, r0
+    call putDecimal
+putDecimal.L2:
+    li r0, 10
+putDecimal.chk17:
+    rem r0, r8, r0
+    li r1, 48
+putDecimal.chk18:
+    addo r0, r1, r0
+    call put
+    pop r8
+    ret
+; function putHex (guest-kernel/lib/runtime.ts:69)
+putHex:
+    push r8
+    push r9
+    mov r8, r0
+    li r9, 28
+    li r0, 0
+    blt r0, r9, putHex.L4
+    jmp putHex.L3
+putHex.L1:
+    li r0, 4
+putHex.chk19:
+    subo r0, r9, r0
+    mov r9, r0
+    li r0, 0
+    blt r0, r9, putHex.L8
+putHex.L3:
+    li r0, 0
+    bge r9, r0, putHex.L11
+    jmp putHex.L13
+putHex.L4:
+    shr r0, r8, r9
+    li r1, 15
+    and r0, r0, r1
+    li r1, 0
+    beq r0, r1, putHex.L1
+    jmp putHex.L3
+putHex.L8:
+    shr r0, r8, r9
+    li r1, 15
+    and r0, r0, r1
+    li r1, 0
+    beq r0, r1, putHex.L1
+    jmp putHex.L3
+putHex.L11:
+    shr r0, r8, r9
+    li r1, 15
+    and r0, r0, r1
+    li r1, 10
+    blt r0, r1, putHex.L15
+    jmp putHex.L16
+putHex.L12:
+    li r0, 4
+putHex.chk20:
+    subo r0, r9, r0
+    mov r9, r0
+    li r0, 0
+    bge r9, r0, putHex.L11
+putHex.L13:
+    pop r9
+    pop r8
+    ret
+putHex.L15:
+    li r2, 48
+putHex.chk21:
+    addo r0, r2, r0
+    mov r1, r0
+    jmp putHex.L17
+putHex.L16:
+    li r1, 87
+putHex.chk22:
+    addo r1, r1, r0
+putHex.L17:
+    mov r0, r1
+    call put
+    jmp putHex.L12
+; function siteAt (guest-kernel/lib/runtime.ts:79)
+siteAt:
+    li r2, 28
+    add r2, r0, r2
+    ldw r2, [r2]
+    li r3, 24
+    add r0, r0, r3
+    ldw r0, [r0]
+    li r3, 0
+    bge r3, r2, siteAt.L3
+siteAt.L1:
+    ldw r4, [r0]
+    beq r4, r1, siteAt.L5
+    jmp siteAt.L6
+siteAt.L2:
+    li r4, 1
+siteAt.chk23:
+    addo r4, r3, r4
+    mov r3, r4
+    blt r3, r2, siteAt.L1
+siteAt.L3:
+    li r1, 0
+    mov r0, r1
+    ret
+siteAt.L5:
+    ret
+siteAt.L6:
+    li r4, 12
+siteAt.chk24:
+    addo r4, r0, r4
+    mov r0, r4
+    jmp siteAt.L2
+; function fileAt (guest-kernel/lib/runtime.ts:90)
+fileAt:
+    li r2, 20
+    add r2, r0, r2
+    ldw r2, [r2]
+    li r3, 16
+    add r0, r0, r3
+    ldw r0, [r0]
+    li r3, 0
+    li r4, 0
+    bge r4, r2, fileAt.L3
+fileAt.L1:
+    ldw r5, [r0]
+    bltu r1, r5, fileAt.L5
+    jmp fileAt.L6
+fileAt.L2:
+    li r5, 1
+fileAt.chk25:
+    addo r5, r4, r5
+    mov r4, r5
+    blt r4, r2, fileAt.L1
+fileAt.L3:
+    mov r0, r3
+    ret
+fileAt.L5:
+    jmp fileAt.L3
+fileAt.L6:
+    li r5, 4
+    add r5, r0, r5
+    ldw r5, [r5]
+    mov r3, r5
+    li r5, 8
+fileAt.chk26:
+    addo r5, r0, r5
+    mov r0, r5
+    jmp fileAt.L2
+; function lineAt (guest-kernel/lib/runtime.ts:103)
+lineAt:
+    push r8
+    push r9
+    li r2, 12
+    add r2, r0, r2
+    ldw r2, [r2]
+    li r3, 8
+    add r3, r0, r3
+    ldw r3, [r3]
+    li r4, 4
+    add r0, r0, r4
+    ldw r0, [r0]
+    bgeu r1, r0, lineAt.L2
+lineAt.L1:
+    li r0, 0
+    pop r9
+    pop r8
+    ret
+lineAt.L2:
+    li r4, 0
+    bge r4, r2, lineAt.L8
+lineAt.L6:
+    li r5, 4
+    mul r8, r5, r4
+    mulh r5, r5, r4
+    sari r5, r5, 20
+    addi r5, r5, 1
+lineAt.chk27:
+    chki r5, 2
+    add r5, r3, r8
+    ldw r5, [r5]
+    li r8, 20
+    shr r8, r5, r8
+    li r9, 2
+    shl r8, r8, r9
+    add r8, r0, r8
+    bltu r1, r8, lineAt.L10
+    jmp lineAt.L11
+lineAt.L7:
+    li r8, 1
+lineAt.chk28:
+    addo r8, r4, r8
+    mov r4, r8
+    blt r4, r2, lineAt.L6
+lineAt.L8:
+    li r0, 0
+    pop r9
+    pop r8
+    ret
+lineAt.L10:
+    li r0, 1048575
+    and r0, r5, r0
+    pop r9
+    pop r8
+    ret
+lineAt.L11:
+    mov r0, r8
+    jmp lineAt.L7
+; function shutdown (guest-kernel/lib/runtime.ts:117)
+shutdown:
+    li r0, 134
+    out 0xf4, r0
+    ret
+__rt.code_end:
 __text_end:
 .org (__text_end + 0xfff) & ~0xfff, r
     .align 4
     .word 10
 str.0:
     .ascii "fib(20) = "
+    .align 4
+    .word 2
+str.1:
+    .ascii ": "
+    .align 4
+    .word 14
+str.2:
+    .ascii "stack overflow"
+    .align 4
+    .word 16
+str.3:
+    .ascii "division by zero"
+    .align 4
+    .word 9
+str.4:
+    .ascii "exception"
+    .align 4
+    .word 9
+str.5:
+    .ascii " (vector "
+    .align 4
+    .word 1
+str.6:
+    .ascii ")"
+    .align 4
+    .word 9
+str.7:
+    .ascii " at pc 0x"
+    .align 4
+    .word 12
+str.8:
+    .ascii ", address 0x"
+    .align 4
+    .word 4
+str.9:
+    .ascii "true"
+    .align 4
+    .word 5
+str.10:
+    .ascii "false"
+    .align 4
+    .word 38
+str.11:
+    .ascii "guest-kernel/programs/fib-recursive.ts"
+    .align 4
+    .word 27
+str.12:
+    .ascii "guest-kernel/lib/runtime.ts"
+    .align 4
+    .word 27
+str.13:
+    .ascii "guest-kernel/lib/console.ts"
+    .align 4
+    .word 51
+str.14:
+    .ascii "5:22: integer overflow in 'fib(n - 1) + fib(n - "
+    .ascii "2)'"
+    .align 4
+    .word 37
+str.15:
+    .ascii "57:17: division by zero in 'v % base'"
+    .align 4
+    .word 41
+str.16:
+    .ascii "59:5: index out of bounds in 'digits[at]'"
+    .align 4
+    .word 37
+str.17:
+    .ascii "60:10: division by zero in 'v / base'"
+    .align 4
+    .word 41
+str.18:
+    .ascii "64:5: index out of bounds in 'digits[at]'"
+    .align 4
+    .word 31
+str.19:
+    .ascii "54:26: integer overflow in '-n'"
+    .align 4
+    .word 35
+str.20:
+    .ascii "59:36: integer overflow in '87 + d'"
+    .align 4
+    .word 12
+str.21:
+    .ascii "divide-error"
+    .align 4
+    .word 10
+str.22:
+    .ascii "breakpoint"
+    .align 4
+    .word 8
+str.23:
+    .ascii "overflow"
+    .align 4
+    .word 11
+str.24:
+    .ascii "bound-range"
+    .align 4
+    .word 14
+str.25:
+    .ascii "invalid-opcode"
+    .align 4
+    .word 12
+str.26:
+    .ascii "double-fault"
+    .align 4
+    .word 18
+str.27:
+    .ascii "general-protection"
+    .align 4
+    .word 10
+str.28:
+    .ascii "page-fault"
+    .align 4
+    .word 15
+str.29:
+    .ascii "alignment-check"
+.align 4
+; run-time error tables (abi/runtime-tables.ts)
+__rt.lines:
+    .word 0x3b00000, 0x100008, 0x700009, 0x40000a, 0xb0007f, 0x500080, 0x100081, 0x800082
+    .word 0x400084, 0x800086, 0xe00089, 0x80008a, 0x20008b, 0x40008c, 0x20008d, 0x40008e
+    .word 0x9000ae, 0x6000af, 0x6000b3, 0x400090, 0x400091, 0x300092, 0x200093, 0x200094
+    .word 0x200095, 0x300096, 0x300098, 0x600099, 0x300092, 0x300099, 0x150009a, 0x20009b
+    .word 0x30009c, 0x3000a7, 0x2000a8, 0x3000a9, 0x20009d, 0x30009e, 0x1000a5, 0x12000a0
+    .word 0x3000a1, 0x3000a0, 0x2000a1, 0x3000a3, 0x2000a4, 0x4000a5, 0x4000a2, 0x3000aa
+    .word 0x3000ab, 0x3000a9, 0xd000b3, 0x1000b5, 0x8000b6, 0xf00005, 0x100020, 0x100022
+    .word 0x1800029, 0x10002b, 0x700036, 0x100037, 0x100039, 0x30003b, 0x200039, 0x10003a
+    .word 0x50003b, 0x10003c, 0x10003d, 0x20003e, 0x10003f, 0x600040, 0x1900045, 0x500047
+    .word 0x300036, 0x20003b, 0x300050, 0x200051, 0x100052, 0x20006d, 0x10006e, 0x20006f
+    .word 0x200070, 0x50002f, 0x800030, 0x600031, 0x100033, 0x400036, 0x400037, 0x900038
+    .word 0x400039, 0x30003b, 0xb0003c, 0x30003d, 0x20003f, 0x500040, 0x500041, 0x200042
+    .word 0x300045, 0x100046, 0x800047, 0x300048, 0xc00047, 0x300049, 0x30004a, 0x500048
+    .word 0x30004c, 0x90004a, 0x300050, 0x300051, 0x200052, 0x300053, 0x400052, 0x300056
+    .word 0x100053, 0x400054, 0x30005b, 0x30005c, 0x10005d, 0x20005e, 0x30005f, 0x40005e
+    .word 0x200063, 0x10005f, 0x400060, 0x400061, 0x200067, 0x300068, 0x300069, 0x30006a
+    .word 0x50006b, 0x20006c, 0x80006d, 0x50006e, 0x20006f, 0x40006c, 0x400072, 0x60006f
+    .word 0x200070, 0x200077, 0x100078
+__rt.files:
+    .word _start + 236, str.11
+    .word _start + 284, str.12
+    .word _start + 1232, str.11
+    .word _start + 1292, str.13
+    .word _start + 1716, str.12
+__rt.sites:
+    .word fib.chk5, str.11, str.14
+    .word printDigits.chk6, str.13, str.15
+    .word printDigits.chk7, str.13, str.16
+    .word printDigits.chk8, str.13, str.17
+    .word printDigits.chk9, str.13, str.18
+    .word printDigits.chk10, str.13, str.19
+    .word printDigits.chk11, str.13, str.20
+__rt.vector_names:
+    .word str.21, 0, 0, str.22, str.23, str.24, str.25, 0
+    .word str.26, 0, 0, 0, 0, str.27, str.28, 0
+    .word 0, str.29, 0, 0, 0, 0, 0, 0
+    .word 0, 0, 0, 0, 0, 0, 0, 0
+__rt.vectors: ; exceptions 0..31 -> the default handler; the rest 0
+    .word __rt.entry, __rt.entry, __rt.entry, __rt.entry, __rt.entry, __rt.entry, __rt.entry, __rt.entry
+    .word __rt.entry, __rt.entry, __rt.entry, __rt.entry, __rt.entry, __rt.entry, __rt.entry, __rt.entry
+    .word __rt.entry, __rt.entry, __rt.entry, __rt.entry, __rt.entry, __rt.entry, __rt.entry, __rt.entry
+    .word __rt.entry, __rt.entry, __rt.entry, __rt.entry, __rt.entry, __rt.entry, __rt.entry, __rt.entry
+    .space 896
 .align 4
 __rodata_end:
 .org (__rodata_end + 0xfff) & ~0xfff, rw
+.align 4
+__rt.tables: ; guard, code, lines, count, files, count, sites, count, vector names
+    .word 0, _start, __rt.lines, 139, __rt.files, 5, __rt.sites, 7, __rt.vector_names
+    reporting: .word 0 ; let reporting
+    length: .word 0 ; let length
+    .align 4
+    .word 512 ; const message = new Uint8Array(512)
+message:
+    .space 512
     .align 4
     .word 16 ; const digits = new Uint8Array(16)
 digits:
     .space 16
+.align 16
+    .space 2048 ; the fault stack (see startup.ts)
+__rt.stack_top:
 .align 4
 __data_end:
+.equ __rt.pd, (__data_end + 4095) & ~4095
