@@ -24,7 +24,7 @@ import type { FunctionLowerer } from './lower.ts';
 import { fieldLValue, functionAddress, lowerField, lowerRecordCall, lowerRecordElement, lowerThis, staticAddress } from './records-lower.ts';
 import { ELEM_BYTES, elementRange, type ElemKind, type IntRange } from './types.ts';
 import { isCompoundAssignment } from './subset.ts';
-import { boundsCheck, lowerAddSubMul, lowerDivision, lowerNegate, lowerStep, truncated, wrapTerms } from './checks.ts';
+import { boundsCheck, lowerAddSubMul, lowerDivision, lowerNegate, unsignedRemainder, lowerStep, truncated, wrapTerms } from './checks.ts';
 
 export type Operand = { k: 'const'; v: number; range?: IntRange } | { k: 'reg'; r: VReg; range?: IntRange };
 
@@ -423,6 +423,7 @@ const nonNeg = (o: Operand): boolean => o.range === 'nonneg' || o.range === 'u32
 /** A binary arithmetic, bitwise or shift operator. */
 export function arith(l: FunctionLowerer, op: ts.SyntaxKind, a: Operand, b: Operand, at: ts.Node): Operand {
   const unsigned = isU32(a) || isU32(b);
+  if (op === ts.SyntaxKind.PercentToken && isU32(a) && !isU32(b) && !nonNeg(b)) return regOperand(unsignedRemainder(l, a, b, at), 'nonneg');
   if ((op === ts.SyntaxKind.SlashToken || op === ts.SyntaxKind.PercentToken) && unsigned && !(nonNeg(a) && nonNeg(b))) {
     l.ctx.bag.at(at, Code.signMix, mixMessage(op === ts.SyntaxKind.SlashToken ? 'dividing' : 'taking the remainder of'));
     return ZERO;

@@ -174,3 +174,30 @@ describe('a division compared without | 0', () => {
     );
   });
 });
+
+describe('an unsigned value modulo a signed one', () => {
+  it("(rand() >>> 0) % n with n possibly negative is JavaScript's remainder, in every mode", async () => {
+    await expectNodesAnswer(
+      [
+        CONSOLE,
+        'let seed = 7;',
+        'function rand(): number { seed = (Math.imul(seed, 1103515245) + 12345) | 0; return seed; }',
+        'function pick(n: number): number { return (rand() >>> 0) % n; }',
+        'export function main(): number {',
+        '  let s = 0;',
+        '  for (let i = 0; i < 20; i++) { const r = pick(i % 2 === 0 ? 10 : -7); printlnNumber(r); s = (s + r) | 0; }',
+        '  printlnNumber(pick(-2147483648));',
+        '  printlnNumber(pick(1));',
+        '  return s;',
+        '}',
+      ].join('\n'),
+    );
+  });
+
+  it('a zero divisor is a named division by zero', () => {
+    expectError(
+      ['function pick(u: number, n: number): number { return (u >>> 0) % n; }', 'export function main(): number { return pick(-1, 0); }'].join('\n'),
+      "1:54: division by zero in '(u >>> 0) % n'",
+    );
+  });
+});
