@@ -105,6 +105,12 @@ export class GuestContext {
   private readonly stdDeclsPath = path.resolve(GUEST_STD_DECLS);
   /** Record classes, their static instances, function tables (records.ts). */
   readonly records: RecordModel;
+  /**
+   * Declarations already refused with their one diagnostic (a namespace, a generic function, a
+   * string enum, an object-typed interface or type alias): their uses stay silent, so a user gets
+   * one error per unsupported declaration rather than one per use.
+   */
+  readonly refused = new Set<ts.Node>();
 
   constructor(
     readonly loaded: LoadedProgram,
@@ -362,9 +368,19 @@ export class GuestContext {
       case 'typedarray':
         this.bag.at(at, Code.arrayKind, `type '${shown}' of this ${what} is not supported (supported typed arrays: ${Object.values(ELEM_TYPE_NAMES).join(', ')})`);
         break;
-      case 'object':
+      case 'object': {
+        // An interface or type alias the program declares is refused once, where it is declared.
+        const decl = (type.aliasSymbol ?? type.getSymbol())?.declarations?.find((d) => ts.isInterfaceDeclaration(d) || ts.isTypeAliasDeclaration(d));
+        if (decl && !decl.getSourceFile().isDeclarationFile) {
+          if (this.refused.has(decl)) break;
+          this.refused.add(decl);
+          const kind = ts.isInterfaceDeclaration(decl) ? 'interface' : 'type';
+          this.bag.at(decl.name, Code.objects, `${kind} '${decl.name.text}' is an object type: objects are outside the subset (a record is an instance of a class: see guest-kernel/README.md)`);
+          break;
+        }
         this.bag.at(at, Code.objects, `type '${shown}' of this ${what} is not supported: objects are outside the subset (a record is an instance of a class: see guest-kernel/README.md)`);
         break;
+      }
       default:
         this.bag.at(at, Code.type, `type '${shown}' of this ${what} is not supported`);
     }

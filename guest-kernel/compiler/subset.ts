@@ -77,17 +77,19 @@ export class SubsetChecker {
       case ts.SyntaxKind.ClassDeclaration:
         return this.records.checkClass(stmt as ts.ClassDeclaration);
       case ts.SyntaxKind.ModuleDeclaration:
+        this.ctx.refused.add(stmt);
         return this.bag.at(stmt, Code.declaration, 'namespaces are not supported; use modules');
       default:
         return this.bag.at(stmt, Code.topLevelStatement, `top-level statements are not supported (${describeKind(stmt)}): module code does not run at start-up; put it in a function`);
     }
   }
 
+  /** An enum with a member that is not a constant number: one error, at the first such member. */
   private checkEnum(decl: ts.EnumDeclaration): void {
-    for (const m of decl.members) {
-      const v = this.checker.getConstantValue(m);
-      if (typeof v !== 'number') this.bag.at(m, Code.type, `enum member '${m.name.getText()}' must have a constant number value (string enums are not supported)`);
-    }
+    const bad = decl.members.find((m) => typeof this.checker.getConstantValue(m) !== 'number');
+    if (!bad) return;
+    this.ctx.refused.add(decl);
+    this.bag.at(bad, Code.type, `enum member '${bad.name.getText()}' must have a constant number value (string enums are not supported)`);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -101,19 +103,21 @@ export class SubsetChecker {
     }
     if (decl.asteriskToken) return this.bag.at(where, Code.declaration, 'generator functions are not supported');
     if (hasModifier(decl, ts.SyntaxKind.AsyncKeyword)) return this.bag.at(where, Code.declaration, 'async functions are not supported');
-    if (decl.typeParameters?.length) this.bag.at(decl.typeParameters[0]!, Code.declaration, 'generic functions are not supported');
+    // A generic function is one error; its parameters and result (typed by its type parameters) are not more.
+    const generic = !!decl.typeParameters?.length;
+    if (generic) this.bag.at(decl.typeParameters![0]!, Code.declaration, 'generic functions are not supported');
     if (decl.parameters.length > MAX_PARAMS) {
       this.bag.at(decl.parameters[MAX_PARAMS]!, Code.tooManyParams, `functions take at most ${MAX_PARAMS} parameters (r0..r5, then the stack)`);
     }
-    for (const p of decl.parameters) this.checkParameter(p);
-    if (decl.name) {
+    for (const p of decl.parameters) this.checkParameter(p, !generic);
+    if (decl.name && !generic) {
       const sig = this.checker.getSignatureFromDeclaration(decl);
       if (sig) this.ctx.classify(this.checker.getReturnTypeOfSignature(sig), decl.type ?? decl.name, 'function result', true);
     }
     this.checkBlock(decl.body);
   }
 
-  checkParameter(p: ts.ParameterDeclaration): void {
+  checkParameter(p: ts.ParameterDeclaration, classify = true): void {
     if (!ts.isIdentifier(p.name)) return this.bag.at(p.name, Code.declaration, 'destructuring parameters are not supported');
     if (p.dotDotDotToken) return this.bag.at(p, Code.declaration, 'rest parameters are not supported');
     if (p.initializer) {
@@ -122,7 +126,7 @@ export class SubsetChecker {
     }
     if (p.questionToken) return this.bag.at(p, Code.declaration, 'optional parameters are not supported');
     if (p.name.text === 'this') return this.bag.at(p, Code.declaration, "'this' parameters are not supported");
-    this.ctx.classify(this.checker.getTypeAtLocation(p), p, 'parameter');
+    if (classify) this.ctx.classify(this.checker.getTypeAtLocation(p), p, 'parameter');
   }
 
   private checkVariableStatement(stmt: ts.VariableStatement, moduleLevel: boolean): void {
@@ -477,8 +481,13 @@ export class SubsetChecker {
     }
     if (ts.isIdentifier(e.expression)) {
       const decl = this.ctx.declarationOf(e.expression);
+      // A member of a namespace or enum refused where it is declared: that one error says it all.
+      if (decl && this.ctx.refused.has(decl)) return;
       if (decl && ts.isEnumDeclaration(decl)) return this.bag.at(e, Code.type, `enum member '${e.getText()}' must be a constant number`);
     }
+    // A static member is refused at its declaration (records-check.ts), not at each use.
+    const member = this.checker.getSymbolAtLocation(e.name)?.valueDeclaration;
+    if (member && ts.isClassElement(member) && hasModifier(member, ts.SyntaxKind.StaticKeyword)) return;
     this.checkExpression(e.expression);
     this.bag.at(e, Code.objects, `objects are not supported (property access '.${name}')`);
   }

@@ -26,7 +26,7 @@ const cases: Case[] = [
   { name: 'class expression', source: `export function main(): number {\n  const C = class {};\n  return 0;\n}\n`, code: 'TSG2002', message: 'class expression', at: '2:13' },
   { name: 'this', source: `export function main(): number {\n  return this.x;\n}\n`, code: 'TSG2002', message: "'this' is not supported outside the methods of a record class", at: '2:10' },
   { name: 'object literal', source: `export function main(): number {\n  const o = { a: 1 };\n  return 0;\n}\n`, code: 'TSG2003', message: 'objects are not supported (object literal)', at: '2:13' },
-  { name: 'interface-typed parameter (object)', source: `interface P { x: number }\nfunction f(p: P): number { return 1; }\n${MAIN}`, code: 'TSG2003', message: "type 'P' of this parameter is not supported: objects", at: '2:12' },
+  { name: 'interface-typed parameter (object)', source: `interface P { x: number }\nfunction f(p: P): number { return 1; }\n${MAIN}`, code: 'TSG2003', message: "interface 'P' is an object type: objects are outside the subset", at: '1:11' },
   { name: 'array literal (dynamic array)', source: `export function main(): number {\n  const a = [1, 2, 3];\n  return 0;\n}\n`, code: 'TSG2004', message: 'dynamic arrays are not supported (array literal)', at: '2:13' },
   { name: 'array type parameter', source: `function sum(a: number[]): number { return 0; }\n${MAIN}`, code: 'TSG2004', message: "type 'number[]' of this parameter is not supported: dynamic arrays", at: '1:14' },
   { name: 'new Array', source: `export function main(): number {\n  const a = new Array<number>(4);\n  return 0;\n}\n`, code: 'TSG2004', message: 'dynamic arrays are not supported', at: '2:13' },
@@ -125,5 +125,23 @@ describe('one error per construct: no TypeScript lib noise beside the compiler\'
 
   it('a missing name with no subset error beside it is still reported', () => {
     expect(errorsOf(`export function main(): number {\n  return undefinedName;\n}\n`).join('\n')).toMatch(/error TS2552: Cannot find name 'undefinedName'/);
+  });
+});
+
+describe('one error per unsupported declaration, none at its uses', () => {
+  const cases: [string, string, string[]][] = [
+    [
+      'an interface used by three functions',
+      `interface P { x: number }\nfunction f(p: P): number { return p.x; }\nfunction g(p: P): number { return p.x + 1; }\nfunction h(p: P): number { return p.x + 2; }\n${MAIN}`,
+      ["1:11: error TSG2003: interface 'P' is an object type"],
+    ],
+    ['a generic function called three times', `function id<T>(x: T): T { return x; }\nexport function main(): number { return id(1) + id(2) + id(3); }\n`, ['1:13: error TSG2012: generic functions are not supported']],
+    ['a namespace and its uses', `namespace N { export const a = 1; }\nexport function main(): number { return N.a + N.a; }\n`, ['1:1: error TSG2012: namespaces are not supported']],
+    ['a string enum and its uses', `enum S { A = 'a', B = 'b' }\nexport function main(): number { const s = S.A; return s === S.B ? 1 : 0; }\n`, ["1:10: error TSG2011: enum member 'A' must have a constant number value"]],
+    ['a static member and its use', `class Box { x = 0; static z = 2; }\nconst b = new Box();\nexport function main(): number { return b.x + Box.z + Box.z; }\n`, ['1:20: error TSG2030: static members are not supported']],
+  ];
+  it.each(cases)('%s', (_name, source, want) => {
+    const errors = errorsOf(source).filter((e) => !/error TS\d/.test(e));
+    expect(errors.map((e) => e.replace('guest-kernel/programs/__test__/main.ts:', ''))).toEqual(want.map((w) => expect.stringContaining(w)));
   });
 });
