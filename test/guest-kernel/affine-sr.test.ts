@@ -5,19 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compileSource, functionAsm, run } from './helpers.ts';
-
-/** The instructions of each loop of a function, in layout order: from its label to its backward branch. */
-function loopsOf(asm: string, fn: string): string[][] {
-  const lines = functionAsm(asm, fn);
-  const loops: string[][] = [];
-  lines.forEach((l, i) => {
-    const m = /^b\w+ .*, (\S+)$/.exec(l);
-    const head = m ? lines.slice(0, i).indexOf(`${m[1]}:`) : -1;
-    if (head >= 0) loops.push(lines.slice(head + 1, i + 1).filter((x) => !x.endsWith(':')));
-  });
-  return loops;
-}
+import { compileSource, loopsOf, run } from './helpers.ts';
 
 const MATMUL = (n: number): string => `
 const N = ${n};

@@ -9,7 +9,9 @@ import { compile } from '../../guest-kernel/compiler/compile.ts';
 import { formatDiagnostic } from '../../guest-kernel/compiler/diagnostics.ts';
 import type { CompileOptions, CompileResult, Target } from '../../guest-kernel/compiler/types.ts';
 import type { GuestImage } from '../../abi/image.ts';
-import { runImage, type RunResult } from '../../hypervisor/run.ts';
+import { expect } from 'vitest';
+import { runInNode } from '../../guest-kernel/compiler/node-shim.ts';
+import { type Mode, runImage, type RunResult } from '../../hypervisor/run.ts';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const PROGRAMS = path.join(ROOT, 'guest-kernel/programs');
@@ -71,4 +73,43 @@ export function functionAsm(asm: string, label: string): string[] {
     out.push(l.trim());
   }
   return out;
+}
+
+/** Every mode, with the build it runs: the native image natively, under trap and hw; the pv image in pv. */
+export const MODES: readonly { mode: Mode; target: Target }[] = [
+  { mode: 'native', target: 'native' },
+  { mode: 'trap', target: 'native' },
+  { mode: 'hw', target: 'native' },
+  { mode: 'pv', target: 'pv' },
+];
+
+/**
+ * Run `file` in Node and, built for both targets, in every mode: each must shut down printing what
+ * Node printed and with its exit code. Returns Node's console and exit code, for the test to check
+ * they are the answer meant.
+ */
+export async function agreeInEveryMode(file: string, maxInstructions = 50_000_000): Promise<{ console: string; exitCode: number }> {
+  const node = await runInNode(file);
+  const images = { native: compileFile(file, 'native').image, pv: compileFile(file, 'pv').image };
+  for (const { mode, target } of MODES) {
+    const r = runImage(images[target], { mode, maxInstructions });
+    expect({ mode, stop: r.stop, console: r.console, exitCode: r.exitCode }).toEqual({ mode, stop: 'shutdown', console: node.console, exitCode: node.exitCode });
+  }
+  return { console: node.console, exitCode: node.exitCode };
+}
+
+/** The instructions of each loop in a function's lines, in layout order: from a label to the branch back to it. */
+export function loopsIn(lines: string[]): string[][] {
+  const loops: string[][] = [];
+  lines.forEach((l, i) => {
+    const m = /^b\w+ .*, (\S+)$/.exec(l);
+    const head = m ? lines.slice(0, i).indexOf(`${m[1]}:`) : -1;
+    if (head >= 0) loops.push(lines.slice(head + 1, i + 1).filter((x) => !x.endsWith(':')));
+  });
+  return loops;
+}
+
+/** The loops of function `fn` in `asm` (see loopsIn). */
+export function loopsOf(asm: string, fn: string): string[][] {
+  return loopsIn(functionAsm(asm, fn));
 }

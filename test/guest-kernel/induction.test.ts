@@ -7,18 +7,12 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compileSource, functionAsm, run } from './helpers.ts';
+import { compileSource, functionAsm, loopsOf as loopsOfFunction, run } from './helpers.ts';
 
-/** The instructions of each loop of a function, in layout order: from its label to its backward branch. */
+/** The loops of a function (helpers.ts), at least one. */
 function loopsOf(asm: string, fn: string): string[][] {
-  const lines = functionAsm(asm, fn);
-  const loops: string[][] = [];
-  lines.forEach((l, i) => {
-    const m = /^b\w+ .*, (\S+)$/.exec(l);
-    const head = m ? lines.slice(0, i).indexOf(`${m[1]}:`) : -1;
-    if (head >= 0) loops.push(lines.slice(head + 1, i + 1).filter((x) => !x.endsWith(':')));
-  });
-  expect(loops.length, lines.join('\n')).toBeGreaterThan(0);
+  const loops = loopsOfFunction(asm, fn);
+  expect(loops.length, functionAsm(asm, fn).join('\n')).toBeGreaterThan(0);
   return loops;
 }
 

@@ -11,17 +11,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RUNTIME_ERROR_EXIT_CODE } from '../../abi/platform.ts';
-import { runInNode } from '../../guest-kernel/compiler/node-shim.ts';
-import type { Target } from '../../guest-kernel/compiler/types.ts';
-import { runImage, type Mode } from '../../hypervisor/run.ts';
-import { compileFile, compileSource, errorsOf, functionAsm } from './helpers.ts';
+import { runImage } from '../../hypervisor/run.ts';
+import { agreeInEveryMode, compileSource, errorsOf, functionAsm, loopsOf, MODES } from './helpers.ts';
 
-const MODES: readonly { mode: Mode; target: Target }[] = [
-  { mode: 'native', target: 'native' },
-  { mode: 'trap', target: 'native' },
-  { mode: 'hw', target: 'native' },
-  { mode: 'pv', target: 'pv' },
-];
 
 /**
  * Run `src` in Node and in every mode; each must print what Node printed and exit with its
@@ -32,29 +24,10 @@ async function differential(src: string): Promise<string> {
   try {
     const file = path.join(dir, 'main.ts');
     fs.writeFileSync(file, src);
-    const node = await runInNode(file);
-    const images = { native: compileFile(file, 'native').image, pv: compileFile(file, 'pv').image };
-    for (const { mode, target } of MODES) {
-      const r = runImage(images[target], { mode, maxInstructions: 50_000_000 });
-      expect(r.stop, mode).toBe('shutdown');
-      expect(r.console, mode).toBe(node.console);
-      expect(r.exitCode, mode).toBe(node.exitCode);
-    }
-    return node.console;
+    return (await agreeInEveryMode(file)).console;
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/** The instructions of each loop in `asm` (one function's lines): from a label to the branch back to it. */
-function loopBodies(asm: string[]): string[][] {
-  const out: string[][] = [];
-  asm.forEach((line, at) => {
-    const m = /^b\w+ [^,]+, [^,]+, (\S+)$/.exec(line);
-    const start = m ? asm.indexOf(`${m[1]}:`) : -1;
-    if (start >= 0 && start < at) out.push(asm.slice(start + 1, at + 1).filter((l) => !l.endsWith(':')));
-  });
-  return out;
 }
 
 /** The one diagnostic line of `src` with `code`, at line:col of the test file. */
@@ -299,7 +272,7 @@ function total(a: Int32Array): number {
 const t = new Int32Array(100);
 export function main(): number { return total(t); }
 `);
-    const loops = loopBodies(functionAsm(c.asm, 'total'));
+    const loops = loopsOf(c.asm, 'total');
     expect(loops.length).toBeGreaterThan(0);
     for (const body of loops) {
       expect(body.some((l) => l.startsWith('ldw'))).toBe(true);

@@ -11,33 +11,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RUNTIME_ERROR_EXIT_CODE } from '../../abi/platform.ts';
-import { GUEST_LIB_SHIMS, runInNode } from '../../guest-kernel/compiler/node-shim.ts';
+import { GUEST_LIB_SHIMS } from '../../guest-kernel/compiler/node-shim.ts';
 import { strideOf } from '../../guest-kernel/compiler/records.ts';
-import type { Target } from '../../guest-kernel/compiler/types.ts';
-import { runImage, type Mode } from '../../hypervisor/run.ts';
-import { compileFile, compileSource, errorsOf, functionAsm, PROGRAMS, ROOT } from './helpers.ts';
+import { runImage } from '../../hypervisor/run.ts';
+import { agreeInEveryMode, compileSource, errorsOf, functionAsm, MODES, PROGRAMS, ROOT } from './helpers.ts';
 
-const MODES: readonly { mode: Mode; target: Target }[] = [
-  { mode: 'native', target: 'native' },
-  { mode: 'trap', target: 'native' },
-  { mode: 'hw', target: 'native' },
-  { mode: 'pv', target: 'pv' },
-];
 
 const CONSOLE = path.join(ROOT, 'guest-kernel/lib/console.ts');
 
-/** Run `file` in Node and in every mode: each must print what Node printed and exit with its code. */
-async function agree(file: string): Promise<{ console: string; exitCode: number }> {
-  const node = await runInNode(file);
-  const images = { native: compileFile(file, 'native').image, pv: compileFile(file, 'pv').image };
-  for (const { mode, target } of MODES) {
-    const r = runImage(images[target], { mode, maxInstructions: 50_000_000 });
-    expect(r.stop, mode).toBe('shutdown');
-    expect(r.console, mode).toBe(node.console);
-    expect(r.exitCode, mode).toBe(node.exitCode);
-  }
-  return { console: node.console, exitCode: node.exitCode };
-}
+const agree = (file: string): Promise<{ console: string; exitCode: number }> => agreeInEveryMode(file);
 
 /**
  * `files` (the first is the entry; CONSOLE in a source stands for the console library) written

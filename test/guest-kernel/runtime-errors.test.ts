@@ -23,15 +23,9 @@ import {
 import { RT_TABLES_LABEL } from '../../guest-kernel/compiler/runtime-tables.ts';
 import type { Target } from '../../guest-kernel/compiler/types.ts';
 import { runImage, type Mode, type RunResult } from '../../hypervisor/run.ts';
-import { compileFile, compileSource, PROGRAMS } from './helpers.ts';
+import { compileFile, compileSource, MODES, PROGRAMS } from './helpers.ts';
 
 const FILE = 'guest-kernel/programs/__test__/main.ts';
-const MODES: readonly { mode: Mode; target: Target }[] = [
-  { mode: 'native', target: 'native' },
-  { mode: 'trap', target: 'native' },
-  { mode: 'hw', target: 'native' },
-  { mode: 'pv', target: 'pv' },
-];
 
 interface Outcome {
   run: RunResult;
