@@ -20,7 +20,7 @@ import { SEG_X } from '../../abi/image.ts';
 import { LOAD_BASE } from '../../abi/platform.ts';
 import { type AsmLine, lineText } from './asm.ts';
 import { assemble, formatAsmError } from './assembler.ts';
-import { type FunctionInfo, GuestContext } from './context.ts';
+import { type FunctionInfo, GuestContext, targetMemory } from './context.ts';
 import { DataSection, LabelAllocator } from './data.ts';
 import { Code, DiagnosticBag, displayPath, sortDiagnostics, dropLibNoise } from './diagnostics.ts';
 import { checkBlocks, emitFunction, emitJumpTables, type SiteLabel } from './emit.ts';
@@ -171,6 +171,18 @@ function compileProgram(entryFile: string, opts: CompileOptions): CompileResult 
   ms.assemble = now() - t;
   if (!result.ok) {
     for (const e of result.errors) bag.add(Code.internal, `compiler bug: the assembler refused generated code: ${formatAsmError(e)}`);
+    return fail();
+  }
+  // Each array fits the target on its own (context.ts); together they must too, or the image
+  // would be refused only when loaded. Name the largest, where the user can shrink one.
+  const end = result.image.segments.reduce((n, s) => Math.max(n, s.addr + s.memSize), 0);
+  const room = targetMemory(opts.target);
+  if (end > room.bytes) {
+    const arrays = ctx.placedArrays();
+    const names = arrays.slice(0, 3).map((a) => `'${a.decl.name.getText()}' (${a.bytes} bytes)`).join(', ');
+    const message = `static data ends at ${end} bytes, past ${room.what} (${room.bytes} bytes)${names ? `; the largest arrays: ${names}` : ''}`;
+    if (arrays[0]) bag.at(arrays[0].decl, Code.arrayTooLarge, message);
+    else bag.add(Code.arrayTooLarge, message);
     return fail();
   }
   const codeBytes4 = (result.image.symbols?.[RT_CODE_END_LABEL] ?? 0) - (result.image.symbols?.[ENTRY_LABEL] ?? 0);

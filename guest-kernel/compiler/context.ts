@@ -228,6 +228,17 @@ export class GuestContext {
     this.data.words.push({ kind: 'word', label: g.label, init, comment: `let ${g.decl.name.getText()}` });
   }
 
+  private isGuestLibFile(sf: ts.SourceFile): boolean {
+    return path.resolve(sf.fileName).startsWith(path.resolve(GUEST_STD_DECLS, '..') + path.sep);
+  }
+
+  /** The program's typed arrays placed in the data section (not the guest library's), largest first, with their sizes in bytes. */
+  placedArrays(): { decl: ts.VariableDeclaration; bytes: number }[] {
+    return [...this.usedData]
+      .flatMap((d) => ('elem' in d && !this.isGuestLibFile(d.decl.getSourceFile()) ? [{ decl: d.decl, bytes: d.length * ELEM_BYTES[d.elem] }] : []))
+      .sort((a, b) => b.bytes - a.bytes);
+  }
+
   /** Place a typed array's storage in the data section; called when code refers to it. */
   useArray(a: ArrayInfo): void {
     if (this.usedData.has(a)) return;

@@ -153,6 +153,10 @@ describe("the issue's cases, in native, trap, hw and pv", () => {
       const errors = errorsOf('const huge = new Int32Array(5000000);\nexport function main(): number { return huge[0]; }', target);
       expect(errors[0]).toMatch(/:1:7: error TSG3011: static array 'huge' needs 20000000 bytes/);
     }
+    // Each fits alone; together they pass the native target's 16 MiB.
+    expect(errorsOf('const a = new Int32Array(2500000);\nconst b = new Int32Array(2000000);\nexport function main(): number { return a[0] + b[0]; }')).toEqual([
+      expect.stringMatching(/:1:7: error TSG3011: static data ends at \d+ bytes, past the native target's memory \(16777216 bytes\); the largest arrays: 'a' \(10000000 bytes\), 'b' \(8000000 bytes\)$/),
+    ]);
   });
 });
 
