@@ -19,9 +19,10 @@
  * addresses used solely by typed-array or string accesses qualify (static objects, low in the
  * image, so the pointer comparison of the exit test cannot wrap where the index would not).
  */
-import { blockMap, dominates, dominators, forEachLoop, liveness, predecessors } from './cfg.ts';
+import { blockMap, dominates, dominators, forEachLoop, liveness, loopDefs, predecessors } from './cfg.ts';
 import { type Block, type BlockId, type Instr, type IrFunction, type Term, type VReg, instrDef, instrUses, mapTermUses, newVreg, successors, termUses } from './ir.ts';
-import { eliminateDeadCode, preheader } from './optimize.ts';
+import { eliminateDeadCode } from './dead-code.ts';
+import { preheader } from './preheader.ts';
 
 const S16 = (v: number): boolean => v >= -0x8000 && v <= 0x7fff;
 /** New pointers per loop: each takes a register across the loop. */
@@ -51,13 +52,7 @@ export function reduceAffineAddresses(fn: IrFunction): boolean {
 function reduceLoop(fn: IrFunction, header: BlockId, body: Set<BlockId>): boolean {
   const byId = blockMap(fn);
   const blocks = [...body].map((id) => byId.get(id)!);
-  const defs = new Map<VReg, { block: Block; instr: Instr }[]>();
-  for (const block of blocks) {
-    for (const instr of block.instrs) {
-      const d = instrDef(instr);
-      if (d !== null) defs.set(d, [...(defs.get(d) ?? []), { block, instr }]);
-    }
-  }
+  const defs = loopDefs(blocks);
   const invariant = (v: VReg): boolean => !defs.has(v);
   const headerLive = liveness(fn).liveIn.get(header)!;
   // Uses of every register in the whole function, to know what a rewrite leaves behind.
@@ -250,13 +245,7 @@ function rewrite(fn: IrFunction, header: BlockId, body: Set<BlockId>, v: VReg, i
 function replaceExitTest(fn: IrFunction, header: BlockId, body: Set<BlockId>): void {
   const byId = blockMap(fn);
   const blocks = [...body].map((id) => byId.get(id)!);
-  const defsIn = new Map<VReg, { block: Block; instr: Instr }[]>();
-  for (const block of blocks) {
-    for (const instr of block.instrs) {
-      const d = instrDef(instr);
-      if (d !== null) defsIn.set(d, [...(defsIn.get(d) ?? []), { block, instr }]);
-    }
-  }
+  const defsIn = loopDefs(blocks);
   const invariant = (r: VReg): boolean => !defsIn.has(r);
   const { liveIn } = liveness(fn);
   const exits = new Set(blocks.flatMap((b) => successors(b.term)).filter((s) => !body.has(s)));

@@ -478,6 +478,12 @@ export type Eval =
 
 const SEG_RWX = SEG_R | SEG_W | SEG_X;
 const ADDRESS_LIMIT = 2 ** 32;
+/**
+ * The most bytes a segment may hold in the file: the largest image `tsvisor run` reads
+ * (hypervisor/fs-util.ts MAX_IMAGE_BYTES). Reserved zeros (`.space N`) stay out of the file, so
+ * a large stack costs nothing, but bytes written after 2 GiB of them would need 2 GiB of buffer.
+ */
+const FILE_LIMIT = 64 * 2 ** 20;
 
 /** A segment being laid out: bytes written so far, and its size in memory (which may be larger). */
 class SegmentBuild {
@@ -559,6 +565,14 @@ class Assembly {
     return false;
   }
 
+  /** `fits`, for `n` bytes written to the file: the segment's file part stays within FILE_LIMIT. */
+  fitsWrite(n: number, col: number): boolean {
+    if (!this.fits(n, col)) return false;
+    if (this.seg.size + n <= FILE_LIMIT) return true;
+    this.error(col, `segment at ${hex(this.seg.base)} would hold ${this.seg.size + n} bytes in the image file, more than its limit of ${FILE_LIMIT} (reserve zeros with .space N instead of writing them)`);
+    return false;
+  }
+
   /** Evaluate with `.` = the address of the current statement. */
   evaluate(e: Expr, dot: number | undefined = this.here): Eval {
     switch (e.k) {
@@ -631,7 +645,7 @@ class Assembly {
 
   /** Emit one instruction word (0 as a placeholder when it could not be encoded). */
   emitInstruction(word: number | undefined, col: number): void {
-    if (!this.fits(INSN_BYTES, col)) return;
+    if (!this.fitsWrite(INSN_BYTES, col)) return;
     if (this.pass === 2) {
       this.firstInstruction ??= this.dot;
       this.lines.push({ addr: this.dot, file: this.file, line: this.stmt.line, text: this.stmt.text.trim() });
@@ -1068,7 +1082,7 @@ function dataDirective(size: 1 | 2 | 4): Handler {
   return (a, op) => {
     if (!operandCount(a, op, 1, Infinity, `${op.name} expr, ...`)) return;
     if (a.dot % size !== 0) a.error(op.col, `misaligned ${op.name} at ${hex(a.dot)} (use .align ${size})`);
-    if (!a.fits(size * op.operands.length, op.col)) return;
+    if (!a.fitsWrite(size * op.operands.length, op.col)) return;
     op.operands.forEach((o, i) => {
       let v: number | undefined;
       if (o.kind !== 'expr') a.error(o.col, `${op.name} operand ${i + 1}: expected an expression, got ${describeOperand(o)}`);
@@ -1088,7 +1102,7 @@ function stringDirective(terminate: boolean): Handler {
         continue;
       }
       const bytes = terminate ? [...o.bytes, 0] : o.bytes;
-      if (a.fits(bytes.length, o.col)) a.seg.write(bytes);
+      if (a.fitsWrite(bytes.length, o.col)) a.seg.write(bytes);
     }
   };
 }
@@ -1108,7 +1122,7 @@ const directiveSpace: Handler = (a, op) => {
     a.error(fill.col, `.space operand 2: expected a fill byte, got ${describeOperand(fill)}`);
   }
   if (byte === 0) a.seg.reserve(size);
-  else a.seg.write(new Uint8Array(size).fill(byte));
+  else if (a.fitsWrite(size, n.col)) a.seg.write(new Uint8Array(size).fill(byte));
 };
 
 /** `.align N`: pad to the next multiple of N bytes (a power of two), as GNU `.balign`. */

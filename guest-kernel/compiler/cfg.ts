@@ -2,7 +2,7 @@
  * Control-flow graph analyses over the IR, shared by the optimiser and the register allocator:
  * predecessors, reverse postorder, dominators, natural loops, and register liveness.
  */
-import { type Block, type BlockId, type IrFunction, type VReg, instrDef, instrUses, successors, termUses } from './ir.ts';
+import { type Block, type BlockId, type Instr, type IrFunction, type VReg, instrDef, instrUses, successors, termUses } from './ir.ts';
 
 export function blockMap(fn: IrFunction): Map<BlockId, Block> {
   return new Map(fn.blocks.map((b) => [b.id, b]));
@@ -317,4 +317,19 @@ export function liveness(fn: IrFunction): Liveness {
     liveIn: new Map(fn.blocks.map((b, k) => [b.id, new RegSet(ins[k]!)])),
     liveOut: new Map(fn.blocks.map((b, k) => [b.id, new RegSet(outs[k]!)])),
   };
+}
+
+/** The assignments inside a loop's blocks, by register: where each instruction sits. */
+export function loopDefs(blocks: readonly Block[]): Map<VReg, { block: Block; instr: Instr }[]> {
+  const defs = new Map<VReg, { block: Block; instr: Instr }[]>();
+  for (const block of blocks) {
+    for (const instr of block.instrs) {
+      const d = instrDef(instr);
+      if (d === null) continue;
+      const list = defs.get(d);
+      if (list) list.push({ block, instr });
+      else defs.set(d, [{ block, instr }]);
+    }
+  }
+  return defs;
 }

@@ -94,7 +94,7 @@ function knownLength(l: FunctionLowerer, e: ts.Expression): number | undefined {
   return localArrayLength(l.ctx, x, l);
 }
 
-/** The static array's label, for alias analysis (optimize.ts), when `e` names one. */
+/** The static array's label, for alias analysis (value-numbering.ts), when `e` names one. */
 function arraySymbol(l: FunctionLowerer, e: ts.Expression): string | null {
   const x = skipOuter(e);
   if (!ts.isIdentifier(x) && !ts.isPropertyAccessExpression(x)) return null;

@@ -12,9 +12,9 @@
  * Runs after loop constants are hoisted (the array's `la` sits in the preheader, invariant) and
  * before register allocation; valueNumbering and eliminateDeadCode clean up after it.
  */
-import { blockMap, dominates, dominators, forEachLoop, liveness, predecessors } from './cfg.ts';
+import { blockMap, dominates, dominators, forEachLoop, liveness, loopDefs, predecessors } from './cfg.ts';
 import { type Block, type BlockId, type Instr, type IrFunction, type Term, type VReg, instrDef, instrUses, mapInstrUses, mapSuccessors, mapTermUses, newVreg, successors, termUses } from './ir.ts';
-import { preheader } from './optimize.ts';
+import { preheader } from './preheader.ts';
 
 const S16 = (v: number): boolean => v >= -0x8000 && v <= 0x7fff;
 
@@ -55,13 +55,7 @@ export function reduceInductionVariables(fn: IrFunction): boolean {
 function reduceOne(fn: IrFunction, header: BlockId, body: Set<BlockId>): boolean {
   const byId = blockMap(fn);
   const blocks = [...body].map((id) => byId.get(id)!);
-  const defsInLoop = new Map<VReg, Site[]>();
-  for (const block of blocks) {
-    for (const instr of block.instrs) {
-      const d = instrDef(instr);
-      if (d !== null) defsInLoop.set(d, [...(defsInLoop.get(d) ?? []), { block, instr }]);
-    }
-  }
+  const defsInLoop: Map<VReg, Site[]> = loopDefs(blocks);
   const invariant = (v: VReg): boolean => !defsInLoop.has(v);
   const { liveIn } = liveness(fn);
   const headerLive = liveIn.get(header)!;

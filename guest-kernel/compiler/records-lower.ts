@@ -20,7 +20,7 @@ import type { ValueType } from './types.ts';
 
 /**
  * The memory of a number or boolean field: records never overlap, so a store to `pid` of some
- * Task may change only loads of `pid` of some Task (optimize.ts mayAlias).
+ * Task may change only loads of `pid` of some Task (value-numbering.ts mayAlias).
  */
 function fieldMem(layout: RecordLayout, field: Field): MemClass {
   return { kind: 'field', sym: `${layout.label}@${field.offset}` };

@@ -19,7 +19,7 @@
  */
 import { blockMap, liveness, type Loop, MAX_LOOPS_TRANSFORMED, naturalLoops, predecessors } from './cfg.ts';
 import { type Block, type BlockId, type Cond, type Instr, type IrFunction, type VReg, INVERSE_COND, instrDef, instrUses, mapInstrUses, mapTermUses, newVreg, termUses } from './ir.ts';
-import { preheader } from './optimize.ts';
+import { preheader } from './preheader.ts';
 
 const S16 = (v: number): boolean => v >= -0x8000 && v <= 0x7fff;
 /** Body size (instructions besides the bump) up to which a loop is unrolled 4 times, then 2. */

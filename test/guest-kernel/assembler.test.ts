@@ -438,3 +438,24 @@ describe('hostile source', () => {
     );
   });
 });
+
+describe('bytes written after a huge reservation', () => {
+  // Found by the hostile-source property test: 2 GiB of reserved zeros, then an instruction,
+  // asked the segment buffer for 2 GiB and threw a RangeError out of assemble().
+  it.each([
+    ['an instruction after .space 2147483645', '.space 2147483645\nnop', 2],
+    ['a filled .space of 2 GiB', '.space 2147483645, 1\nnop', 1],
+    ['a word just past 64 MiB of file', '.space 67108860\nnop\nnop', 3],
+  ])('%s is one clear error, not an exception', (_name, src, line) => {
+    const r = assemble(src, { fileName: 'x.s', target: 'native' });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.errors.map(formatAsmError)).toContainEqual(expect.stringMatching(new RegExp(`^x\\.s:${line}:\\d+: segment at 0x1000 would hold \\d+ bytes in the image file, more than its limit of 67108864`)));
+  });
+
+  it('64 MiB of file is still allowed, and reserved zeros of any size cost no file', () => {
+    expect(assemble('.space 67108860\nnop', { fileName: 'x.s', target: 'native' }).ok).toBe(true);
+    const r = assemble('nop\n.space 1000000000', { fileName: 'x.s', target: 'native' });
+    expect(r.ok).toBe(true);
+  });
+});
