@@ -17,8 +17,9 @@
  * a bit set by a preemption in between; the UPCALL_PENDING flag set with it still wakes the next
  * wait, and the ring is the truth.
  */
-import { HC_SCHED_OP, HC_SET_CALLBACKS, PV_SHARED_INFO_VA, SCHEDOP_BLOCK } from '../../../abi/hypercall-numbers.ts';
+import { PV_SHARED_INFO_VA } from '../../../abi/hypercall-numbers.ts';
 import { EVTCHN_WORDS, SI_EVTCHN_PENDING, SI_UPCALL_MASK, SI_UPCALL_PENDING } from '../../../abi/shared-info.ts';
+import { hcSchedBlock, hcSetCallbacks } from '../platform/hypercalls.ts';
 
 /** Bits the upcall handler took from the pending words, until someone takes them. */
 const seen = new Int32Array(EVTCHN_WORDS);
@@ -45,7 +46,7 @@ function onUpcall(frame: number): void {
 /** Register the upcall entry (once). Events stay masked until the first wait blocks. */
 export function eventsInit(): void {
   if (installed) return;
-  hypercall(HC_SET_CALLBACKS, interruptEntry(onUpcall), 0);
+  hcSetCallbacks(interruptEntry(onUpcall), 0);
   installed = true;
 }
 
@@ -76,5 +77,5 @@ export function waitCancel(): void {
 
 /** Step 3, nothing came back: sleep until an event (returns at once if one arrived since step 1). */
 export function waitBlock(): void {
-  hypercall(HC_SCHED_OP, SCHEDOP_BLOCK);
+  hcSchedBlock();
 }

@@ -14,20 +14,11 @@
  * Devices are found by type in the list VIRTIO_LIST writes, not by a fixed number.
  */
 import {
-  HC_VIRTIO_OP,
-  VIRTIO_BIND_EVENT,
   VIRTIO_DEV_BYTES,
   VIRTIO_DEV_FEATURES,
   VIRTIO_DEV_MAX_QUEUE_SIZE,
   VIRTIO_DEV_TYPE,
-  VIRTIO_GET_CONFIG,
-  VIRTIO_GET_FEATURES,
-  VIRTIO_GET_STATUS,
-  VIRTIO_LIST,
   VIRTIO_MAX_DEVICES,
-  VIRTIO_SET_FEATURES,
-  VIRTIO_SET_QUEUE,
-  VIRTIO_SET_STATUS,
 } from '../../../abi/hypercall-numbers.ts';
 import {
   VIRTIO_STATUS_ACKNOWLEDGE,
@@ -42,6 +33,16 @@ import {
   VIRTQ_CFG_SIZE,
   VIRTQ_CFG_USED,
 } from '../../../abi/ring.ts';
+import {
+  hcVirtioBindEvent,
+  hcVirtioGetConfig,
+  hcVirtioGetFeatures,
+  hcVirtioGetStatus,
+  hcVirtioList,
+  hcVirtioSetFeatures,
+  hcVirtioSetQueue,
+  hcVirtioSetStatus,
+} from '../platform/hypercalls.ts';
 
 /** Errors of the set-up routines (negative, apart from the hypercalls' -errno values). */
 export const VIRTIO_ERR_NO_DEVICE = -1000;
@@ -60,7 +61,7 @@ const STATUS_SETUP = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_S
 
 /** The number of the first device of `type` (VIRTIO_ID_*), or VIRTIO_ERR_NO_DEVICE. */
 export function virtioFind(type: number): number {
-  if (listed < 0) listed = hypercall(HC_VIRTIO_OP, VIRTIO_LIST, addressOf(records), VIRTIO_MAX_DEVICES);
+  if (listed < 0) listed = hcVirtioList(addressOf(records), VIRTIO_MAX_DEVICES);
   for (let i = 0; i < listed; i++) {
     if (records[i * DEV_WORDS + VIRTIO_DEV_TYPE / 4] === type) return i;
   }
@@ -78,7 +79,7 @@ export function virtioListedFeatures(dev: number): number {
 }
 
 export function virtioStatus(dev: number): number {
-  return hypercall(HC_VIRTIO_OP, VIRTIO_GET_STATUS, dev);
+  return hcVirtioGetStatus(dev);
 }
 
 /** True when the device stopped on an error of ours (a malformed ring) and waits for a reset. */
@@ -89,7 +90,7 @@ export function virtioNeedsReset(dev: number): boolean {
 
 /** One 32-bit word of the device's configuration space. */
 export function virtioConfig(dev: number, offset: number): number {
-  return hypercall(HC_VIRTIO_OP, VIRTIO_GET_CONFIG, dev, offset);
+  return hcVirtioGetConfig(dev, offset);
 }
 
 /**
@@ -97,19 +98,19 @@ export function virtioConfig(dev: number, offset: number): number {
  * the driver understands; the result is what was negotiated (offer ∩ wanted), or an error.
  */
 export function virtioBegin(dev: number, wanted: number): number {
-  let r = hypercall(HC_VIRTIO_OP, VIRTIO_SET_STATUS, dev, 0);
+  let r = hcVirtioSetStatus(dev, 0);
   if (r < 0) return r;
-  r = hypercall(HC_VIRTIO_OP, VIRTIO_SET_STATUS, dev, VIRTIO_STATUS_ACKNOWLEDGE);
+  r = hcVirtioSetStatus(dev, VIRTIO_STATUS_ACKNOWLEDGE);
   if (r < 0) return r;
-  r = hypercall(HC_VIRTIO_OP, VIRTIO_SET_STATUS, dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+  r = hcVirtioSetStatus(dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
   if (r < 0) return r;
-  const features = hypercall(HC_VIRTIO_OP, VIRTIO_GET_FEATURES, dev) & wanted;
-  r = hypercall(HC_VIRTIO_OP, VIRTIO_SET_FEATURES, dev, features);
+  const features = hcVirtioGetFeatures(dev) & wanted;
+  r = hcVirtioSetFeatures(dev, features);
   if (r < 0) return r;
-  hypercall(HC_VIRTIO_OP, VIRTIO_SET_STATUS, dev, STATUS_SETUP);
+  hcVirtioSetStatus(dev, STATUS_SETUP);
   const status = virtioStatus(dev);
   if (status < 0 || (status & VIRTIO_STATUS_FEATURES_OK) === 0) {
-    hypercall(HC_VIRTIO_OP, VIRTIO_SET_STATUS, dev, (status < 0 ? 0 : status) | VIRTIO_STATUS_FAILED);
+    hcVirtioSetStatus(dev, (status < 0 ? 0 : status) | VIRTIO_STATUS_FAILED);
     return VIRTIO_ERR_FEATURES;
   }
   return features;
@@ -122,21 +123,21 @@ export function virtioSetQueue(dev: number, index: number, size: number, desc: n
   queueRecord[VIRTQ_CFG_DESC / 4] = desc;
   queueRecord[VIRTQ_CFG_AVAIL / 4] = avail;
   queueRecord[VIRTQ_CFG_USED / 4] = used;
-  return hypercall(HC_VIRTIO_OP, VIRTIO_SET_QUEUE, dev, addressOf(queueRecord));
+  return hcVirtioSetQueue(dev, addressOf(queueRecord));
 }
 
 /** Step 7: the event port of `dev` (used buffers, configuration changes), or -errno. */
 export function virtioBindEvent(dev: number): number {
-  return hypercall(HC_VIRTIO_OP, VIRTIO_BIND_EVENT, dev);
+  return hcVirtioBindEvent(dev);
 }
 
 /** Step 8: DRIVER_OK; the queues work from here. 0 or -errno. */
 export function virtioDriverOk(dev: number): number {
-  return hypercall(HC_VIRTIO_OP, VIRTIO_SET_STATUS, dev, STATUS_SETUP | VIRTIO_STATUS_DRIVER_OK);
+  return hcVirtioSetStatus(dev, STATUS_SETUP | VIRTIO_STATUS_DRIVER_OK);
 }
 
 /** Give up on a device (FAILED). */
 export function virtioFail(dev: number): void {
   const s = virtioStatus(dev);
-  hypercall(HC_VIRTIO_OP, VIRTIO_SET_STATUS, dev, (s < 0 ? 0 : s) | VIRTIO_STATUS_FAILED);
+  hcVirtioSetStatus(dev, (s < 0 ? 0 : s) | VIRTIO_STATUS_FAILED);
 }

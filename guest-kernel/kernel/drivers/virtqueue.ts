@@ -40,7 +40,6 @@
  * ≤ 3342 bytes), so their machine addresses are the page's frame plus offsets. Each descriptor
  * head has a 256-byte slot for an indirect table of up to VQ_MAX_SEGS entries, inside one page.
  */
-import { HC_VIRTIO_OP, VIRTIO_KICK } from '../../../abi/hypercall-numbers.ts';
 import {
   VIRTIO_F_INDIRECT_DESC_MASK,
   VIRTIO_RING_F_EVENT_IDX_MASK,
@@ -69,6 +68,7 @@ import {
   vringAvailEventOffset,
   vringUsedEventOffset,
 } from '../../../abi/ring.ts';
+import { hcVirtioKick } from '../platform/hypercalls.ts';
 import { waitBlock, waitCancel, waitPrepare } from './events.ts';
 import { allocPages, machineAddr, PAGE_MASK, PAGE_SIZE, zeroWords } from './memory.ts';
 import { virtioNeedsReset, virtioSetQueue } from './virtio.ts';
@@ -382,7 +382,7 @@ export function vqNotify(qi: number): number {
     return 0;
   }
   qKicks[qi] = qKicks[qi] + 1;
-  const r = hypercall(HC_VIRTIO_OP, VIRTIO_KICK, qDev[qi], qIndex[qi]);
+  const r = hcVirtioKick(qDev[qi], qIndex[qi]);
   qLastKick[qi] = r;
   return r;
 }
