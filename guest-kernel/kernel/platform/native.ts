@@ -1,0 +1,234 @@
+/**
+ * The native platform: what the kernel's platform operations (platform.ts) do on the bare machine,
+ * and, unmodified, under trap and hw (full virtualization). Privileged instructions and the
+ * emulated PC-like devices of abi/platform.ts: the UART, the 8259-like PIC, the one-channel timer
+ * and the ATA-like disk driven by PIO. This is Linux's `native_*` paravirt ops: each operation is
+ * the instruction itself, and the batching hooks (lazy MMU mode) do nothing.
+ *
+ * Only platform.ts calls these, inside the `else` arm of `if (TARGET_PV)`, so a pv build contains
+ * none of them (a test disassembles both images).
+ */
+import { Cr, PTE_A, PTE_D, PTE_P, PTE_W, Vector } from '../../../abi/isa.ts';
+import {
+  BLK_CMD_READ,
+  BLK_CMD_WRITE,
+  BLK_COMMAND,
+  BLK_COUNT,
+  BLK_DATA,
+  BLK_SECTOR,
+  BLK_STATUS_DRQ,
+  BLK_STATUS_ERROR,
+  IRQ_TIMER,
+  PIC_EOI,
+  PIC_MASK,
+  TIMER_PERIOD,
+  UART_DATA,
+  UART_STATUS,
+  UART_STATUS_RX_READY,
+} from '../../../abi/platform.ts';
+
+/** -EIO: the disk set its error bit, or did not ask for data. */
+const EIO = -5;
+/** -EFAULT: no page table maps that address. */
+const EFAULT = -14;
+
+/**
+ * Our vector table. The compiler's start-up code already installed one whose exceptions enter the
+ * run-time error handler; we copy it (so a stray fault is still reported with its source line)
+ * and add the interrupt lines.
+ */
+const vectors = new Int32Array(256);
+/** The page directory in use: kept here so that the walk does not read CR Ptbr (an exit under trap). */
+let base = 0;
+/**
+ * The interrupt flag as the kernel set it. Read here rather than with `pushf`: under trap mode the
+ * kernel runs deprivileged and pushf reveals the real IF, not the virtual one (the sensitive,
+ * unprivileged instruction of DESIGN.md). Interrupt gates clear IF on entry, so the entries below
+ * clear this too and put it back on the way out, as iret does.
+ */
+let ifShadow = false;
+let oneShot = false;
+let timerTicks = 0;
+
+/** The platform's timer tick: platform.ts's, which counts and calls the kernel's handler. */
+type Tick = () => void;
+function noTick(): void {}
+let tickHook: Tick = noTick;
+
+function onTimerIrq(frame: number): void {
+  const was = ifShadow;
+  ifShadow = false;
+  timerTicks++;
+  // A one-shot timer is the periodic channel stopped at its first tick (the device has only the
+  // periodic mode, as a PIT programmed in mode 2).
+  if (oneShot) {
+    portOut(TIMER_PERIOD, 0);
+    oneShot = false;
+  }
+  portOut(PIC_EOI, 0);
+  tickHook();
+  ifShadow = was;
+}
+
+/** Install our vector table (interrupt entries added to the start-up one); masks everything. */
+export function nativeInit(tick: Tick): void {
+  const old = readCr(Cr.Vbar);
+  for (let v = 0; v < 256; v++) vectors[v] = load32(old + v * 4);
+  vectors[Vector.IrqBase + IRQ_TIMER] = interruptEntry(onTimerIrq);
+  tickHook = tick;
+  cli();
+  ifShadow = false;
+  writeCr(Cr.Vbar, addressOf(vectors));
+  portOut(PIC_MASK, 0xff & ~(1 << IRQ_TIMER));
+  base = readCr(Cr.Ptbr);
+}
+
+// cpu -------------------------------------------------------------------------------------------
+
+/** Linux's native_safe_halt: `sti; hlt`. Returns after the interrupt's handler, interrupts on. */
+export function nativeHalt(): void {
+  ifShadow = true;
+  sti();
+  hlt();
+}
+
+export function nativeIrqDisable(): void {
+  cli();
+  ifShadow = false;
+}
+
+export function nativeIrqEnable(): void {
+  ifShadow = true;
+  sti();
+}
+
+/** The flag before (1 enabled, 0 disabled), and interrupts off. */
+export function nativeIrqSave(): number {
+  const f = ifShadow ? 1 : 0;
+  cli();
+  ifShadow = false;
+  return f;
+}
+
+export function nativeIrqRestore(flags: number): void {
+  if (flags !== 0) {
+    ifShadow = true;
+    sti();
+  } else {
+    cli();
+    ifShadow = false;
+  }
+}
+
+// mmu -------------------------------------------------------------------------------------------
+
+/** Where the entry that maps `va` lies (physical = virtual: start-up identity-maps memory), or EFAULT. */
+function pteAddr(va: number): number {
+  const pde = load32(base + (va >>> 22) * 4);
+  if ((pde & PTE_P) === 0) return EFAULT;
+  return (pde & ~0xfff) + ((va >>> 12) & 1023) * 4;
+}
+
+/**
+ * Write the entry and drop the stale translation at once. Native needs no batching (Linux's
+ * native lazy-MMU hooks are empty): a store is as cheap as a queued request. The invlpg also keeps
+ * trap mode's shadow page tables right, as it would a real TLB.
+ */
+export function nativeSetPte(va: number, pte: number): number {
+  const at = pteAddr(va);
+  if (at < 0) return at;
+  store32(at, pte);
+  invlpg(va);
+  return 0;
+}
+
+/** The physical frame address that maps `va`, or EFAULT. */
+export function nativeFrameOf(va: number): number {
+  const at = pteAddr(va);
+  if (at < 0) return at;
+  const pte = load32(at);
+  if ((pte & PTE_P) === 0) return EFAULT;
+  return pte & ~0xfff;
+}
+
+/** A kernel mapping's entry: the flags start-up's identity map uses (A and D preset, no U). */
+export function nativeMakePte(frame: number, writable: boolean): number {
+  return (frame & ~0xfff) | PTE_P | PTE_A | (writable ? PTE_W | PTE_D : 0);
+}
+
+export function nativeFlushPage(va: number): void {
+  invlpg(va);
+}
+
+/** Load a page directory (physical address); the write flushes the TLB. */
+export function nativeSwitch(dir: number): void {
+  base = dir;
+  writeCr(Cr.Ptbr, dir);
+}
+
+export function nativeCurrentBase(): number {
+  return base;
+}
+
+// time ------------------------------------------------------------------------------------------
+
+/** Tick after `delta` instructions of virtual time, periodically or once. */
+export function nativeTimerArm(delta: number, periodic: boolean): void {
+  oneShot = !periodic;
+  portOut(TIMER_PERIOD, delta);
+}
+
+export function nativeTimerStop(): void {
+  oneShot = false;
+  portOut(TIMER_PERIOD, 0);
+}
+
+/** Virtual time, low 32 bits (CR Time: instructions retired plus idled). */
+export function nativeClock(): number {
+  return readCr(Cr.Time);
+}
+
+// console ---------------------------------------------------------------------------------------
+
+export function nativeConWrite(addr: number, len: number): void {
+  for (let i = 0; i < len; i++) portOut(UART_DATA, load8(addr + i));
+}
+
+/** The next input byte, or -1. The UART has no receive interrupt: input is polled. */
+export function nativeConRead(): number {
+  if ((portIn(UART_STATUS) & UART_STATUS_RX_READY) === 0) return -1;
+  return portIn(UART_DATA) & 0xff;
+}
+
+// block: ATA PIO, polled (the disk's line stays masked), as programs/bench/ata.ts --------------
+
+function ataStart(cmd: number, sector: number): number {
+  portOut(BLK_SECTOR, sector);
+  portOut(BLK_COUNT, 1);
+  portOut(BLK_COMMAND, cmd);
+  const status = portIn(BLK_COMMAND);
+  if ((status & BLK_STATUS_ERROR) !== 0 || (status & BLK_STATUS_DRQ) === 0) return EIO;
+  return 0;
+}
+
+function ataDone(): number {
+  return (portIn(BLK_COMMAND) & (BLK_STATUS_ERROR | BLK_STATUS_DRQ)) !== 0 ? EIO : 0;
+}
+
+/** Read one 512-byte sector into `addr` (4-aligned). 0 or EIO. */
+export function nativeBlkRead(sector: number, addr: number): number {
+  if (ataStart(BLK_CMD_READ, sector) < 0) return EIO;
+  for (let o = 0; o < 512; o += 4) store32(addr + o, portIn(BLK_DATA));
+  return ataDone();
+}
+
+/** Write one 512-byte sector from `addr` (4-aligned). 0 or EIO. */
+export function nativeBlkWrite(sector: number, addr: number): number {
+  if (ataStart(BLK_CMD_WRITE, sector) < 0) return EIO;
+  for (let o = 0; o < 512; o += 4) portOut(BLK_DATA, load32(addr + o));
+  return ataDone();
+}
+
+export function nativeTimerTicks(): number {
+  return timerTicks;
+}

@@ -1,0 +1,314 @@
+/**
+ * The platform layer: the only interface between the kernel and what differs between its native
+ * and pv builds, grouped as Linux's paravirt ops (pv_cpu_ops, pv_irq_ops, pv_mmu_ops,
+ * pv_time_ops) plus the console and the block device. The kernel calls these functions and
+ * nothing of native.ts or pv.ts.
+ *
+ * Each operation counts itself, then dispatches with `if (TARGET_PV)`. TARGET_PV is a
+ * compile-time constant, so each build contains one arm only: Linux patches its ops at boot,
+ * we choose at build time, and a test proves the pv image has no privileged or sensitive
+ * instruction and the native image no hypercall. The counters are the same in both builds for
+ * the same calls (they count operations, not their cost), except `pv.hypercalls`, the platform's
+ * own hypercalls, which is 0 on native by design.
+ *
+ * Addresses: a "frame" is what a page-table entry holds, a physical address on native and a
+ * machine address on pv (Xen's direct paging); the kernel gets one from mmuFrameOf and builds an
+ * entry with mmuMakePte, never by hand.
+ */
+import {
+  nativeBlkRead,
+  nativeBlkWrite,
+  nativeClock,
+  nativeConRead,
+  nativeConWrite,
+  nativeCurrentBase,
+  nativeFlushPage,
+  nativeFrameOf,
+  nativeHalt,
+  nativeInit,
+  nativeIrqDisable,
+  nativeIrqEnable,
+  nativeIrqRestore,
+  nativeIrqSave,
+  nativeMakePte,
+  nativeSetPte,
+  nativeSwitch,
+  nativeTimerArm,
+  nativeTimerStop,
+} from './native.ts';
+import {
+  pvBatchBegin,
+  pvBatchEnd,
+  pvBlkRead,
+  pvBlkWrite,
+  pvClock,
+  pvConRead,
+  pvConWrite,
+  pvCurrentBase,
+  pvFlushPage,
+  pvFrameOf,
+  pvHalt,
+  pvHypercalls,
+  pvInit,
+  pvIrqDisable,
+  pvIrqEnable,
+  pvIrqRestore,
+  pvIrqSave,
+  pvMakePte,
+  pvSetPte,
+  pvSwitch,
+  pvTimerArm,
+  pvTimerStop,
+} from './pv.ts';
+
+/** Counter indexes, in the order of COUNTER_NAMES. */
+export const enum Op {
+  Halt,
+  IrqDisable,
+  IrqEnable,
+  IrqSave,
+  IrqRestore,
+  SetPte,
+  FlushPage,
+  Switch,
+  BatchBegin,
+  BatchEnd,
+  TimerArm,
+  TimerStop,
+  Clock,
+  ConWrite,
+  ConRead,
+  BlkRead,
+  BlkWrite,
+  SetHandler,
+  Ticks,
+  DeviceEvents,
+  Hypercalls,
+}
+export const COUNTER_COUNT = 21;
+/** The counters' names, space-separated, in Op order (the subset has no arrays of strings). */
+const COUNTER_NAMES =
+  'cpu.halt cpu.irq_disable cpu.irq_enable cpu.irq_save cpu.irq_restore mmu.set_pte mmu.flush_page mmu.switch mmu.batch_begin mmu.batch_end time.timer_arm time.timer_stop time.clock console.write console.read block.read block.write irq.set_handler irq.ticks irq.device pv.hypercalls';
+
+/**
+ * Every platform operation's count, one array (the `stats` system call copies it out). Read
+ * platformCounters() rather than this directly: pv.hypercalls is filled in on the way.
+ */
+export const counters = new Int32Array(COUNTER_COUNT);
+
+/** Console input waiting (a device event's source). */
+export const SRC_CONSOLE = 1;
+export const SECTOR_BYTES = 512;
+
+/** What the kernel wants called on each timer tick, and on a device event (with its SRC_*). */
+export type TickHandler = () => void;
+export type DeviceHandler = (source: number) => void;
+function noTick(): void {}
+function noDevice(source: number): void {}
+let tickHandler: TickHandler = noTick;
+let deviceHandler: DeviceHandler = noDevice;
+
+/** The platform's own tick, called by native.ts's interrupt entry or pv.ts's upcall. */
+function onTick(): void {
+  counters[Op.Ticks]++;
+  tickHandler();
+}
+
+function onDevice(source: number): void {
+  counters[Op.DeviceEvents]++;
+  deviceHandler(source);
+}
+
+/** Once, at boot: vector table and PIC (native), upcall, timer port and block device (pv). Interrupts off. */
+export function platformInit(): void {
+  if (TARGET_PV) pvInit(onTick, onDevice);
+  else nativeInit(onTick);
+}
+
+/** The counters, with pv.hypercalls brought up to date. */
+export function platformCounters(): Int32Array {
+  counters[Op.Hypercalls] = TARGET_PV ? pvHypercalls() : 0;
+  return counters;
+}
+
+/** Copy counter i's name into `out`; its length, or -1 for no such counter. */
+export function counterName(i: number, out: Uint8Array): number {
+  if (i < 0 || i >= COUNTER_COUNT) return -1;
+  let at = 0;
+  for (let k = 0; k < i; k++) {
+    while (COUNTER_NAMES.charCodeAt(at) !== 32) at++;
+    at++;
+  }
+  let n = 0;
+  while (at + n < COUNTER_NAMES.length && COUNTER_NAMES.charCodeAt(at + n) !== 32 && n < out.length) {
+    out[n] = COUNTER_NAMES.charCodeAt(at + n);
+    n++;
+  }
+  return n;
+}
+
+// cpu ---------------------------------------------------------------------------------------------
+
+/** Enable interrupts and wait for one (its handler runs before this returns); interrupts stay on. */
+export function cpuHalt(): void {
+  counters[Op.Halt]++;
+  if (TARGET_PV) pvHalt();
+  else nativeHalt();
+}
+
+export function irqDisable(): void {
+  counters[Op.IrqDisable]++;
+  if (TARGET_PV) pvIrqDisable();
+  else nativeIrqDisable();
+}
+
+/** Enable interrupts; an event that came while they were off is handled now. */
+export function irqEnable(): void {
+  counters[Op.IrqEnable]++;
+  if (TARGET_PV) pvIrqEnable();
+  else nativeIrqEnable();
+}
+
+/** Disable interrupts, returning the flag as it was (1 enabled, 0 disabled) for irqRestore. */
+export function irqSave(): number {
+  counters[Op.IrqSave]++;
+  if (TARGET_PV) return pvIrqSave();
+  return nativeIrqSave();
+}
+
+export function irqRestore(flags: number): void {
+  counters[Op.IrqRestore]++;
+  if (TARGET_PV) pvIrqRestore(flags);
+  else nativeIrqRestore(flags);
+}
+
+// irq / events ------------------------------------------------------------------------------------
+
+export function irqSetTickHandler(h: TickHandler): void {
+  counters[Op.SetHandler]++;
+  tickHandler = h;
+}
+
+/**
+ * Device events: pv calls `h(SRC_CONSOLE)` on console input (VIRQ_CONSOLE). The native UART
+ * raises no interrupt, so there the kernel polls conRead (on its tick, say).
+ */
+export function irqSetDeviceHandler(h: DeviceHandler): void {
+  counters[Op.SetHandler]++;
+  deviceHandler = h;
+}
+
+// mmu ---------------------------------------------------------------------------------------------
+
+/** Start queueing PTE updates (Linux's arch_enter_lazy_mmu_mode); nothing is in force until mmuEnd. */
+export function mmuBegin(): void {
+  counters[Op.BatchBegin]++;
+  if (TARGET_PV) pvBatchBegin();
+}
+
+/** Apply the batch: pv sends it as one mmu_update. 0 or more on success, -errno on failure. */
+export function mmuEnd(): number {
+  counters[Op.BatchEnd]++;
+  if (TARGET_PV) return pvBatchEnd();
+  return 0;
+}
+
+/**
+ * Set the entry that maps `va` (its page table must exist) to `pte` (from mmuMakePte), with the
+ * TLB entry dropped: at once, or at mmuEnd inside a batch. 0, or -errno (-EFAULT: no page table).
+ */
+export function mmuSetPte(va: number, pte: number): number {
+  counters[Op.SetPte]++;
+  if (TARGET_PV) return pvSetPte(va, pte);
+  return nativeSetPte(va, pte);
+}
+
+/** The frame that maps `va`, as a page-table entry holds it; -EFAULT when unmapped. Not counted (a read). */
+export function mmuFrameOf(va: number): number {
+  if (TARGET_PV) return pvFrameOf(va);
+  return nativeFrameOf(va);
+}
+
+/** An entry mapping `frame` for the kernel, with this build's flags. Not counted (no effect). */
+export function mmuMakePte(frame: number, writable: boolean): number {
+  if (TARGET_PV) return pvMakePte(frame, writable);
+  return nativeMakePte(frame, writable);
+}
+
+export function mmuFlushPage(va: number): void {
+  counters[Op.FlushPage]++;
+  if (TARGET_PV) pvFlushPage(va);
+  else nativeFlushPage(va);
+}
+
+/** Switch address space to the page directory at frame `dir` (pv: a pinned one). 0 or -errno. */
+export function mmuSwitch(dir: number): number {
+  counters[Op.Switch]++;
+  if (TARGET_PV) return pvSwitch(dir);
+  nativeSwitch(dir);
+  return 0;
+}
+
+/** The page directory in use, as a frame. */
+export function mmuCurrentBase(): number {
+  if (TARGET_PV) return pvCurrentBase();
+  return nativeCurrentBase();
+}
+
+// time --------------------------------------------------------------------------------------------
+
+/** Tick after `delta` instructions of virtual time, then every `delta` if `periodic`. */
+export function timerArm(delta: number, periodic: boolean): void {
+  counters[Op.TimerArm]++;
+  if (TARGET_PV) pvTimerArm(delta, periodic);
+  else nativeTimerArm(delta, periodic);
+}
+
+export function timerStop(): void {
+  counters[Op.TimerStop]++;
+  if (TARGET_PV) pvTimerStop();
+  else nativeTimerStop();
+}
+
+/** Virtual time in instructions, low 32 bits (pv: as of the hypervisor's last entry; pv.ts says why). */
+export function clockRead(): number {
+  counters[Op.Clock]++;
+  if (TARGET_PV) return pvClock();
+  return nativeClock();
+}
+
+// console -----------------------------------------------------------------------------------------
+
+export function conWrite(addr: number, len: number): void {
+  counters[Op.ConWrite]++;
+  if (TARGET_PV) pvConWrite(addr, len);
+  else nativeConWrite(addr, len);
+}
+
+/** A string literal (or any string): one conWrite. */
+export function conPrint(s: string): void {
+  conWrite(addressOf(s), s.length);
+}
+
+/** The next input byte, or -1 when none is waiting. */
+export function conRead(): number {
+  counters[Op.ConRead]++;
+  if (TARGET_PV) return pvConRead();
+  return nativeConRead();
+}
+
+// block -------------------------------------------------------------------------------------------
+
+/** Read one 512-byte sector into `addr` (4-aligned). 0, or -errno. */
+export function blkReadSector(sector: number, addr: number): number {
+  counters[Op.BlkRead]++;
+  if (TARGET_PV) return pvBlkRead(sector, addr);
+  return nativeBlkRead(sector, addr);
+}
+
+/** Write one 512-byte sector from `addr` (4-aligned). 0, or -errno. */
+export function blkWriteSector(sector: number, addr: number): number {
+  counters[Op.BlkWrite]++;
+  if (TARGET_PV) return pvBlkWrite(sector, addr);
+  return nativeBlkWrite(sector, addr);
+}

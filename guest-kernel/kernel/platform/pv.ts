@@ -1,0 +1,335 @@
+/**
+ * The paravirtual platform: what the kernel's platform operations (platform.ts) do in a pv domain,
+ * where the kernel runs at privilege 3 and may execute no privileged or sensitive instruction.
+ * Everything goes through the hypercall wrappers (hypercalls.ts), the shared-info page, event
+ * channels and the virtio front ends of ../drivers — Linux's `xen_*` paravirt ops, Mini-OS's
+ * hypervisor.c and events.c.
+ *
+ *  - The interrupt flag is virtual and lives in shared memory (Mini-OS's __cli/__sti, lguest's
+ *    irq_enabled): disabling is one store to UPCALL_MASK, no hypercall. Enabling is a store too,
+ *    then a look at UPCALL_PENDING, because an event that arrived while masked is not delivered
+ *    by itself (the hypervisor only enters the callback when it gets control); if one is pending
+ *    we run the event dispatch here, as Mini-OS's force_evtchn_callback does, with no hypercall.
+ *  - Page-table updates are queued between mmu batch begin and end and go to the hypervisor as
+ *    one mmu_update (Linux's lazy MMU mode, xen_mc_batch / xen_mc_issue).
+ *  - The timer is set_timer_op's one-shot deadline; a periodic timer re-arms itself on each tick.
+ *
+ * Only platform.ts calls these, inside `if (TARGET_PV)`, so a native build contains none of them.
+ */
+import {
+  CONSOLEIO_MAX,
+  MMU_NORMAL_PT_UPDATE,
+  PV_LINEAR_PT_VA,
+  PV_SHARED_INFO_VA,
+  PV_START_INFO_VA,
+  SOD_CONSOLE_PORT,
+  SOD_PT_BASE_MFN,
+  UVMF_INVLPG,
+  VIRQ_TIMER,
+} from '../../../abi/hypercall-numbers.ts';
+import { PTE_P, PTE_U, PTE_W } from '../../../abi/isa.ts';
+import { VIRTIO_BLK_S_OK } from '../../../abi/ring.ts';
+import { EVTCHN_WORDS, SI_EVTCHN_PENDING, SI_PENDING_SEL, SI_TIME_HI, SI_TIME_LO, SI_UPCALL_MASK, SI_UPCALL_PENDING } from '../../../abi/shared-info.ts';
+import { blkInit, blkRead, blkWrite } from '../drivers/block.ts';
+import { eventsInit, eventTake } from '../drivers/events.ts';
+import { machineAddr } from '../drivers/memory.ts';
+import {
+  hcConsoleIoRead,
+  hcConsoleIoWrite,
+  hcEventChannelBindVirq,
+  hcMmuextInvlpgLocal,
+  hcMmuextNewBaseptr,
+  hcMmuUpdate,
+  hcSchedBlock,
+  hcSetCallbacks,
+  hcSetTimerOp,
+  hcUpdateVaMapping,
+} from './hypercalls.ts';
+
+const EIO = -5;
+const EFAULT = -14;
+const MASK_AT = PV_SHARED_INFO_VA + SI_UPCALL_MASK;
+const PENDING_AT = PV_SHARED_INFO_VA + SI_UPCALL_PENDING;
+/** The linear page table's base as a signed word, so that address arithmetic stays in int32. */
+const LPT = PV_LINEAR_PT_VA | 0;
+/** The page directory seen through the linear page table: its own last entry maps it here. */
+const LPT_DIR = LPT + 0x3ff000;
+/** Largest batch we queue; a longer one goes as several mmu_update calls (MMU_UPDATE_MAX allows 1024). */
+const MMU_BATCH = 128;
+
+/** Queued {ptr, val} requests, two words each, in the layout mmu_update reads. */
+const mmuReqs = new Int32Array(MMU_BATCH * 2);
+let mmuQueued = 0;
+let mmuBatching = false;
+/** The page directory in use, as a machine address (frame << 12). */
+let base = 0;
+
+let timerPort = 0;
+let consolePort = 0;
+/** 0: one-shot; otherwise the period, re-armed from each deadline. */
+let period = 0;
+let deadlineLo = 0;
+let deadlineHi = 0;
+let blkError = 0;
+/** Hypercalls the platform layer made itself (the drivers' own are the run's business). */
+let calls = 0;
+const inBuf = new Uint8Array(4);
+
+type Tick = () => void;
+type Device = (source: number) => void;
+function noTick(): void {}
+function noDevice(source: number): void {}
+let tickHook: Tick = noTick;
+let deviceHook: Device = noDevice;
+
+/** The port's bit in pending word w, or 0. */
+function bitOf(port: number, w: number): number {
+  return port > 0 && port >>> 5 === w ? 1 << (port & 31) : 0;
+}
+
+/**
+ * Take what is pending and act on our ports (timer, console input). Device ports are the
+ * drivers': an event only wakes them up and they read their rings, so their bits are dropped as
+ * events.ts's handler drops them. A driver that waited may have taken our timer bit into
+ * events.ts's record (its wait clears every pending bit): eventTake gets it back.
+ */
+function dispatch(): void {
+  store32(PENDING_AT, 0);
+  store32(PV_SHARED_INFO_VA + SI_PENDING_SEL, 0);
+  let timer = eventTake(timerPort);
+  let input = false;
+  for (let w = 0; w < EVTCHN_WORDS; w++) {
+    const at = PV_SHARED_INFO_VA + SI_EVTCHN_PENDING + w * 4;
+    const bits = load32(at);
+    if (bits === 0) continue;
+    store32(at, 0);
+    if ((bits & bitOf(timerPort, w)) !== 0) timer = true;
+    if ((bits & bitOf(consolePort, w)) !== 0) input = true;
+  }
+  if (timer) {
+    if (period > 0) rearm();
+    tickHook();
+  }
+  if (input) deviceHook(1);
+}
+
+/** The upcall entry: the hypervisor masked events on the way in; iret puts the flag back. */
+function onUpcall(frame: number): void {
+  dispatch();
+}
+
+/**
+ * Register the upcall (after the drivers' eventsInit, so that ours is the one in force: the
+ * drivers call eventsInit again from blkInit, which does nothing the second time), bind the
+ * timer's virtual interrupt, and find the block device. Events stay masked.
+ */
+export function pvInit(tick: Tick, device: Device): void {
+  tickHook = tick;
+  deviceHook = device;
+  store32(MASK_AT, 1);
+  eventsInit();
+  hcSetCallbacks(interruptEntry(onUpcall), 0);
+  timerPort = hcEventChannelBindVirq(VIRQ_TIMER);
+  calls += 2;
+  consolePort = load32(PV_START_INFO_VA + SOD_CONSOLE_PORT);
+  base = load32(PV_START_INFO_VA + SOD_PT_BASE_MFN) << 12;
+  const r = blkInit(0, 8, 0);
+  blkError = r < 0 ? r : 0;
+  store32(MASK_AT, 1); // blkInit's set-up may have unmasked events (a driver wait)
+}
+
+// cpu -------------------------------------------------------------------------------------------
+
+/** sched_op block: enables events and sleeps unless one is pending; the upcall runs on the way back. */
+export function pvHalt(): void {
+  calls++;
+  hcSchedBlock();
+}
+
+export function pvIrqDisable(): void {
+  store32(MASK_AT, 1);
+}
+
+export function pvIrqEnable(): void {
+  store32(MASK_AT, 0);
+  // order: the unmask is visible before we look at the pending flag (program order on this machine)
+  while (load32(PENDING_AT) !== 0) {
+    store32(MASK_AT, 1);
+    dispatch();
+    store32(MASK_AT, 0);
+  }
+}
+
+export function pvIrqSave(): number {
+  const f = load32(MASK_AT) === 0 ? 1 : 0;
+  store32(MASK_AT, 1);
+  return f;
+}
+
+export function pvIrqRestore(flags: number): void {
+  if (flags !== 0) pvIrqEnable();
+  else store32(MASK_AT, 1);
+}
+
+// mmu -------------------------------------------------------------------------------------------
+
+/** The machine address of the entry that maps `va`, or EFAULT when no page table covers it. */
+function pteMachineAddr(va: number): number {
+  if ((load32(LPT_DIR + (va >>> 22) * 4) & PTE_P) === 0) return EFAULT;
+  return machineAddr(LPT + (va >>> 12) * 4);
+}
+
+/** Send what is queued: one mmu_update. Entries applied, or -errno. */
+function mmuFlush(): number {
+  if (mmuQueued === 0) return 0;
+  const n = mmuQueued;
+  mmuQueued = 0;
+  calls++;
+  return hcMmuUpdate(addressOf(mmuReqs), n);
+}
+
+export function pvBatchBegin(): void {
+  mmuBatching = true;
+}
+
+/** Issue the batch. Its mmu_update's result: entries applied, or -errno (then nothing was applied). */
+export function pvBatchEnd(): number {
+  mmuBatching = false;
+  return mmuFlush();
+}
+
+/**
+ * Outside a batch, one update_va_mapping (the entry and its TLB entry); inside, queue it. The
+ * hypervisor validates either way: a frame we do not own, or a writable mapping of a page table,
+ * is refused.
+ */
+export function pvSetPte(va: number, pte: number): number {
+  const at = pteMachineAddr(va);
+  if (at < 0) return at;
+  if (!mmuBatching) {
+    calls++;
+    return hcUpdateVaMapping(va, pte, UVMF_INVLPG);
+  }
+  mmuReqs[mmuQueued * 2] = at | MMU_NORMAL_PT_UPDATE;
+  mmuReqs[mmuQueued * 2 + 1] = pte;
+  mmuQueued++;
+  if (mmuQueued === MMU_BATCH) return mmuFlush();
+  return 0;
+}
+
+/** The machine frame address that maps `va`, or EFAULT. */
+export function pvFrameOf(va: number): number {
+  if ((load32(LPT_DIR + (va >>> 22) * 4) & PTE_P) === 0) return EFAULT;
+  const pte = load32(LPT + (va >>> 12) * 4);
+  if ((pte & PTE_P) === 0) return EFAULT;
+  return pte & ~0xfff;
+}
+
+/** A kernel mapping's entry: U set, since the pv kernel itself runs at privilege 3. */
+export function pvMakePte(frame: number, writable: boolean): number {
+  return (frame & ~0xfff) | PTE_P | PTE_U | (writable ? PTE_W : 0);
+}
+
+export function pvFlushPage(va: number): void {
+  calls++;
+  hcMmuextInvlpgLocal(va);
+}
+
+/** Switch to the pinned directory at machine address `dir`. */
+export function pvSwitch(dir: number): number {
+  calls++;
+  const r = hcMmuextNewBaseptr(dir >>> 12);
+  if (r >= 0) base = dir;
+  return r;
+}
+
+export function pvCurrentBase(): number {
+  return base;
+}
+
+// time ------------------------------------------------------------------------------------------
+
+/**
+ * The hypervisor stamps virtual time into the shared-info page each time it enters us (a bounce or
+ * an upcall), and there is no counter a privilege-3 guest can read in between (Xen has the TSC),
+ * so the clock is the last stamp: exact in a tick handler, behind elsewhere.
+ */
+export function pvClock(): number {
+  return load32(PV_SHARED_INFO_VA + SI_TIME_LO);
+}
+
+/** Deadline = (hi:lo) + delta, set with set_timer_op. */
+function armAt(lo: number, hi: number, delta: number): void {
+  const nlo = (lo + delta) | 0;
+  deadlineHi = (nlo >>> 0) < (lo >>> 0) ? (hi + 1) | 0 : hi;
+  deadlineLo = nlo;
+  calls++;
+  hcSetTimerOp(deadlineLo, deadlineHi);
+}
+
+/** Re-arm a periodic timer from the last deadline (no drift), or from now if that has passed. */
+function rearm(): void {
+  const nowLo = load32(PV_SHARED_INFO_VA + SI_TIME_LO);
+  const nowHi = load32(PV_SHARED_INFO_VA + SI_TIME_HI);
+  const lo = (deadlineLo + period) | 0;
+  const hi = (lo >>> 0) < (deadlineLo >>> 0) ? (deadlineHi + 1) | 0 : deadlineHi;
+  if (hi > nowHi || (hi === nowHi && (lo >>> 0) > (nowLo >>> 0))) armAt(deadlineLo, deadlineHi, period);
+  else armAt(nowLo, nowHi, period);
+}
+
+export function pvTimerArm(delta: number, periodic: boolean): void {
+  period = periodic ? delta : 0;
+  armAt(load32(PV_SHARED_INFO_VA + SI_TIME_LO), load32(PV_SHARED_INFO_VA + SI_TIME_HI), delta);
+}
+
+export function pvTimerStop(): void {
+  period = 0;
+  calls++;
+  hcSetTimerOp(0, 0);
+}
+
+// console ---------------------------------------------------------------------------------------
+
+export function pvConWrite(addr: number, len: number): void {
+  for (let at = 0; at < len; at += CONSOLEIO_MAX) {
+    calls++;
+    hcConsoleIoWrite(addr + at, Math.min(CONSOLEIO_MAX, len - at));
+  }
+}
+
+export function pvConRead(): number {
+  calls++;
+  if (hcConsoleIoRead(addressOf(inBuf), 1) <= 0) return -1;
+  return inBuf[0];
+}
+
+// block: virtio-blk through ../drivers/block.ts, one request at a time -------------------------
+
+function blkResult(status: number): number {
+  if (status === VIRTIO_BLK_S_OK) return 0;
+  return status < 0 ? status : EIO;
+}
+
+/**
+ * The driver waits for the device with its own protocol (events.ts: mask, re-check, block), which
+ * leaves events enabled: the caller's flag is put back afterwards.
+ */
+export function pvBlkRead(sector: number, addr: number): number {
+  if (blkError < 0) return blkError;
+  const f = pvIrqSave();
+  const r = blkResult(blkRead(sector, addr, 512));
+  pvIrqRestore(f);
+  return r;
+}
+
+export function pvBlkWrite(sector: number, addr: number): number {
+  if (blkError < 0) return blkError;
+  const f = pvIrqSave();
+  const r = blkResult(blkWrite(sector, addr, 512));
+  pvIrqRestore(f);
+  return r;
+}
+
+export function pvHypercalls(): number {
+  return calls;
+}
