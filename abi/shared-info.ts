@@ -14,7 +14,7 @@
 export const SI_UPCALL_PENDING = 0;
 export const SI_UPCALL_MASK = 4;
 export const SI_PENDING_SEL = 8;
-/** Virtual time (instructions) at the last entry into the guest from the hypervisor, low and high words. */
+/** Virtual time (instructions) at the last entry into the guest from the hypervisor (a bounce, an upcall or a hypercall's return), low and high words. */
 export const SI_TIME_LO = 12;
 export const SI_TIME_HI = 16;
 /** Number of event-channel ports per domain: 256, so 8 words per bitmap. */

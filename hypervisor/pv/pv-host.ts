@@ -183,6 +183,9 @@ export class PvHost {
     const x = d.cpu.exit;
     if (x.vector === -1) {
       dispatch(this, d, this.traceCall);
+      // A hypercall's return is an entry into the guest too (abi/shared-info.ts SI_TIME_*): a
+      // kernel at privilege 3 cannot read CR Time, so this is how its clock moves between events.
+      this.stampTime(d);
       return;
     }
     if (x.vector === Vector.Syscall) {
