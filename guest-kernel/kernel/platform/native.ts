@@ -8,7 +8,8 @@
  * Only platform.ts calls these, inside the `else` arm of `if (TARGET_PV)`, so a pv build contains
  * none of them (a test disassembles both images).
  */
-import { Cr, PTE_A, PTE_D, PTE_P, PTE_W, Vector } from '../../../abi/isa.ts';
+import { Cr, FLAG_IF, PTE_A, PTE_D, PTE_P, PTE_W, Vector } from '../../../abi/isa.ts';
+import { FRAME_FLAGS } from '../../lib/trap-frame.ts';
 import {
   BLK_CMD_READ,
   BLK_CMD_WRITE,
@@ -54,10 +55,25 @@ let timerTicks = 0;
 type Tick = () => void;
 function noTick(): void {}
 let tickHook: Tick = noTick;
+/** The kernel's system-call handler (irqSetSyscallHandler), called with the entry's frame. */
+type Syscall = (frame: number) => void;
+function noSyscall(frame: number): void {}
+let syscallHook: Syscall = noSyscall;
+/** The frame of the timer interrupt being handled (nativeFrame), 0 outside one. */
+let tickFrame = 0;
+
+/**
+ * After a handler, the shadow takes the interrupt flag of the frame that iret is about to pop:
+ * the interrupted code's, or, when the kernel switched tasks by rewriting the frame, the next
+ * task's (which may resume with interrupts off, inside its own check-and-sleep).
+ */
+function shadowFromFrame(frame: number): void {
+  ifShadow = (load32(frame + FRAME_FLAGS) & FLAG_IF) !== 0;
+}
 
 function onTimerIrq(frame: number): void {
-  const was = ifShadow;
   ifShadow = false;
+  tickFrame = frame;
   timerTicks++;
   // A one-shot timer is the periodic channel stopped at its first tick (the device has only the
   // periodic mode, as a PIT programmed in mode 2).
@@ -67,7 +83,26 @@ function onTimerIrq(frame: number): void {
   }
   portOut(PIC_EOI, 0);
   tickHook();
-  ifShadow = was;
+  tickFrame = 0;
+  shadowFromFrame(frame);
+}
+
+/** The system-call vector's entry: the gate cleared IF; iret puts back the frame's. */
+function onSyscallTrap(frame: number): void {
+  ifShadow = false;
+  syscallHook(frame);
+  shadowFromFrame(frame);
+}
+
+/** Route SYSCALL (vector Syscall) to `h(frame)`. */
+export function nativeSetSyscall(h: Syscall): void {
+  syscallHook = h;
+  vectors[Vector.Syscall] = interruptEntry(onSyscallTrap);
+}
+
+/** The trap frame of the timer interrupt being handled, 0 outside one. */
+export function nativeFrame(): number {
+  return tickFrame;
 }
 
 /** Install our vector table (interrupt entries added to the start-up one); masks everything. */

@@ -31,7 +31,9 @@ import {
   nativeIrqRestore,
   nativeIrqSave,
   nativeMakePte,
+  nativeFrame,
   nativeSetPte,
+  nativeSetSyscall,
   nativeSwitch,
   nativeTimerArm,
   nativeTimerStop,
@@ -46,6 +48,7 @@ import {
   pvConWrite,
   pvCurrentBase,
   pvFlushPage,
+  pvFrame,
   pvFrameOf,
   pvHalt,
   pvHypercalls,
@@ -56,10 +59,13 @@ import {
   pvIrqSave,
   pvMakePte,
   pvSetPte,
+  pvSetSyscall,
   pvSwitch,
   pvTimerArm,
   pvTimerStop,
 } from './pv.ts';
+import { FLAG_IF } from '../../../abi/isa.ts';
+import { BF_FLAG_EVENTS } from '../../../abi/hypercall-numbers.ts';
 
 /** Counter indexes, in the order of COUNTER_NAMES. */
 export const enum Op {
@@ -103,6 +109,8 @@ export const SECTOR_BYTES = 512;
 /** What the kernel wants called on each timer tick, and on a device event (with its SRC_*). */
 export type TickHandler = () => void;
 export type DeviceHandler = (source: number) => void;
+/** What the kernel wants called on SYSCALL, with the entry's frame (lib/trap-frame.ts offsets). */
+export type SyscallHandler = (frame: number) => void;
 function noTick(): void {}
 function noDevice(source: number): void {}
 let tickHandler: TickHandler = noTick;
@@ -196,6 +204,42 @@ export function irqSetTickHandler(h: TickHandler): void {
 export function irqSetDeviceHandler(h: DeviceHandler): void {
   counters[Op.SetHandler]++;
   deviceHandler = h;
+}
+
+/**
+ * Route the SYSCALL instruction to `h(frame)`, entered like an interrupt (lib/trap-frame.ts): native
+ * through the vector table's Syscall entry, pv through set_callbacks' system-call entry (Xen's
+ * syscall callback). `h` runs with interrupts off; the return restores the frame's registers and
+ * flag, so a handler may rewrite the frame (a result in r0, or another task's state: the task
+ * switch of ../proc). Counted as irq.set_handler.
+ */
+export function irqSetSyscallHandler(h: SyscallHandler): void {
+  counters[Op.SetHandler]++;
+  if (TARGET_PV) pvSetSyscall(h);
+  else nativeSetSyscall(h);
+}
+
+/**
+ * Inside the tick handler: the frame of the interrupt entry it runs in (native: the timer
+ * interrupt's; pv: the upcall's), which the handler may rewrite like a system call's; 0 when the
+ * tick was taken without one (pv: an event pending when irqEnable unmasked, dispatched in place,
+ * Mini-OS's force_evtchn_callback). Not counted (a read).
+ */
+export function irqFrame(): number {
+  if (TARGET_PV) return pvFrame();
+  return nativeFrame();
+}
+
+/** A frame's flags word with interrupts enabled (native: IF; pv: the events-enabled bit). Not counted. */
+export function irqFlagsOn(flags: number): number {
+  if (TARGET_PV) return flags | BF_FLAG_EVENTS;
+  return flags | FLAG_IF;
+}
+
+/** Whether a frame's flags word resumes with interrupts enabled. Not counted. */
+export function irqFlagsEnabled(flags: number): boolean {
+  if (TARGET_PV) return (flags & BF_FLAG_EVENTS) !== 0;
+  return (flags & FLAG_IF) !== 0;
 }
 
 // mmu ---------------------------------------------------------------------------------------------

@@ -81,6 +81,11 @@ function noTick(): void {}
 function noDevice(source: number): void {}
 let tickHook: Tick = noTick;
 let deviceHook: Device = noDevice;
+type Syscall = (frame: number) => void;
+function noSyscall(frame: number): void {}
+let syscallHook: Syscall = noSyscall;
+/** The bounce frame of the upcall being handled (pvFrame), 0 outside one (or in irqEnable's dispatch). */
+let upcallFrame = 0;
 
 /** The port's bit in pending word w, or 0. */
 function bitOf(port: number, w: number): number {
@@ -115,7 +120,31 @@ function dispatch(): void {
 
 /** The upcall entry: the hypervisor masked events on the way in; iret puts the flag back. */
 function onUpcall(frame: number): void {
+  upcallFrame = frame;
   dispatch();
+  upcallFrame = 0;
+}
+
+/**
+ * The system-call entry. The hypervisor bounces a SYSCALL without masking events (Xen's syscall
+ * callback leaves them as they were), so mask them first; the iret hypercall puts back the
+ * frame's flag (the caller's, or the next task's when the kernel switched by rewriting the frame).
+ */
+function onSyscallBounce(frame: number): void {
+  store32(MASK_AT, 1);
+  syscallHook(frame);
+}
+
+/** Register the system-call entry with set_callbacks (the upcall entry stays as it was). */
+export function pvSetSyscall(h: Syscall): void {
+  syscallHook = h;
+  calls++;
+  hcSetCallbacks(interruptEntry(onUpcall), interruptEntry(onSyscallBounce));
+}
+
+/** The bounce frame of the upcall being handled, 0 outside one. */
+export function pvFrame(): number {
+  return upcallFrame;
 }
 
 /**
