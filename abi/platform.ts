@@ -11,6 +11,14 @@
 // UART (one byte per OUT, like a 16550's THR)
 /** OUT: low 8 bits go to the console. IN: next input byte, or -1 when none is waiting. */
 export const UART_DATA = 0x3f8;
+/**
+ * IN/OUT: interrupt-enable register, a 16550's IER (COM1 base + 1). Bit 0 (UART_IER_RX, the
+ * 16550's ERBFI, "received data available"): while it is set and an input byte is waiting, the
+ * UART holds IRQ_UART high; reading the last waiting byte lowers it. The other bits read as 0.
+ * Reset value 0: a guest that never writes it polls UART_STATUS and sees no interrupt.
+ */
+export const UART_IER = 0x3f9;
+export const UART_IER_RX = 1 << 0;
 /** IN: bit 0 = input byte ready, bit 5 = transmitter empty (always set: output never blocks). */
 export const UART_STATUS = 0x3fd;
 export const UART_STATUS_RX_READY = 1 << 0;
@@ -67,6 +75,11 @@ export const RUNTIME_ERROR_EXIT_CODE = 134;
 
 // Interrupt lines of the PIC; line n arrives on vector Vector.IrqBase + n (abi/isa.ts)
 export const IRQ_TIMER = 0;
+/**
+ * The UART's line (COM1 is IRQ 4 on a PC; here line 1). Level-triggered, as the 16550's INTR
+ * output: high while UART_IER_RX is set and input waits; the PIC raises it again at EOI while it
+ * stays high, so a handler that reads one byte per interrupt sees every byte.
+ */
 export const IRQ_UART = 1;
 export const IRQ_BLOCK = 2;
 

@@ -9,7 +9,9 @@
  * domain crash); 123 when it halted with nothing to wake it; 130 on SIGINT; 2 for bad input or an
  * image the host refuses to boot. None is timeout(1)'s 124.
  */
-import { readFileSync } from 'node:fs';
+import { fstatSync, readFileSync } from 'node:fs';
+import type { Readable } from 'node:stream';
+import type { ReadStream } from 'node:tty';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import chalk from 'chalk';
 import { decodeImage, encodeImage, formatImageError, type GuestImage } from '../abi/image.ts';
@@ -19,6 +21,7 @@ import { DiskFile } from './disk-file.ts';
 import { FileError, MAX_IMAGE_BYTES, MAX_SOURCE_BYTES, readRegularFile, writeOutputs, type Output } from './fs-util.ts';
 import { makeTracer } from './machine/trace.ts';
 import { MODES, runImageLive, type Mode, type RunResult } from './run.ts';
+import { StreamInput } from './live-input.ts';
 import { ConsoleStream, streamOut, textOut, type ByteOut } from './console-stream.ts';
 import { FlagError, flagSet, joinNegativeValues, memoryMiB, oneOf, positiveInt, seconds, utf8Text } from './flags.ts';
 import {
@@ -61,6 +64,11 @@ export interface Io {
   err(text: string): void;
   /** The guest's console as bytes, with backpressure (stdout); without it, `out` gets UTF-8 text. */
   console?: ByteOut;
+  /**
+   * Where `run` reads live console input when no --input is given: the process's stdin when it is
+   * a terminal, a pipe, a socket or a file; undefined (nothing is read) otherwise.
+   */
+  input?: () => Readable | undefined;
 }
 
 const HELP = { help: { type: 'boolean', short: 'h' } } as const satisfies Options;
@@ -168,6 +176,48 @@ function interruptible<T>(body: (signal: AbortSignal) => Promise<T>): Promise<T>
   return body(ac.signal).finally(() => process.removeListener('SIGINT', onSigint));
 }
 
+/**
+ * Live console input for `run` from `stream`. A terminal is put in raw mode (no line editing or
+ * local echo: the guest echoes what it wants), with two of the terminal driver's jobs kept: Enter
+ * (CR) reaches the guest as LF, and Ctrl-C is not passed on but raises SIGINT, which stops the
+ * run as before (a second one kills the process). `close` puts the terminal back.
+ */
+function openLiveInput(stream: Readable): { input: StreamInput; close: () => void } {
+  const tty = stream as Partial<ReadStream>;
+  const raw = tty.isTTY === true && typeof tty.setRawMode === 'function';
+  if (raw) tty.setRawMode!(true);
+  const map = raw
+    ? (bytes: Uint8Array): Uint8Array => {
+        const out: number[] = [];
+        for (const b of bytes) {
+          if (b === 0x03) process.kill(process.pid, 'SIGINT');
+          else out.push(b === 0x0d ? 0x0a : b);
+        }
+        return Uint8Array.from(out);
+      }
+    : undefined;
+  const input = new StreamInput(stream, map);
+  return {
+    input,
+    close: () => {
+      input.close();
+      if (raw) tty.setRawMode!(false);
+      if (!raw) stream.destroy();
+    },
+  };
+}
+
+/** stdin, when it is something a user types or pipes into (not /dev/null or a closed descriptor). */
+function stdinForInput(): Readable | undefined {
+  try {
+    const st = fstatSync(0);
+    if (!(process.stdin.isTTY || st.isFIFO() || st.isSocket() || st.isFile())) return undefined;
+  } catch {
+    return undefined;
+  }
+  return process.stdin;
+}
+
 export const COMMANDS: Record<string, Command> = {
   run: {
     summary: 'boot a guest image and stream its console',
@@ -194,7 +244,7 @@ export const COMMANDS: Record<string, Command> = {
       '--memory MIB': `guest physical memory in MiB, 1 to ${MAX_MEMORY_MIB} in every mode (default 16)`,
       '--disk FILE': 'back the block device with FILE, a raw image used in place: the sectors the guest wrote are written into it on each guest FLUSH and when the run ends (never replaced or rewritten whole)',
       '--disk-readonly': "open the --disk FILE read-only: the guest's writes fail (needed for a file without write permission)",
-      '--input TEXT': 'console input: what the UART hands the guest (native, trap, hw), or console_io read (pv)',
+      '--input TEXT': 'console input: what the UART hands the guest (native, trap, hw), or console_io read (pv); without it, input is read live from stdin when stdin is a terminal (raw mode; Ctrl-C stops the run), a pipe or a file, and a guest waiting for input waits until stdin ends',
       '--cmdline TEXT': `pv: the command line in the start-of-day page (at most ${SOD_CMDLINE_MAX - 1} bytes of UTF-8)`,
     },
     async run(pos, v, io) {
@@ -218,6 +268,9 @@ export const COMMANDS: Record<string, Command> = {
       }
       const json = v.json === true;
       const live = liveConsole(io);
+      // --input TEXT is all the input there is; only without it is stdin read, live.
+      const stdin = typeof v.input === 'string' ? undefined : io.input?.();
+      const liveIn = stdin ? openLiveInput(stdin) : undefined;
       let r: RunResult;
       let diskError: string | undefined;
       try {
@@ -234,6 +287,7 @@ export const COMMANDS: Record<string, Command> = {
             // flush for the guest, not the run.
             ...(df ? { disk: df.bytes, onDiskWrite: (o: number, l: number) => df.noteWrite(o, l), diskReadOnly: df.readOnly, onFlush: () => df.flush() } : {}),
             ...(typeof v.input === 'string' ? { input: new TextEncoder().encode(v.input) } : {}),
+            ...(liveIn ? { liveInput: liveIn.input } : {}),
             ...(cmdline !== undefined ? { cmdline } : {}),
             ...(json ? {} : { onConsoleOutput: live.stream.sink }),
             ...(v.trace ? { tracer: makeTracer(live.trace, { portName: portNamer(), image }), trace: live.trace } : {}),
@@ -249,6 +303,7 @@ export const COMMANDS: Record<string, Command> = {
         }
       } finally {
         df?.close();
+        liveIn?.close();
       }
       const code = runCommandResult(r, json, io);
       if (diskError === undefined) return code;
@@ -371,7 +426,7 @@ function commandHelp(name: string, c: Command): string {
 }
 
 /** The process's own streams; the console goes to stdout as bytes, with backpressure. */
-const PROCESS_IO: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s), console: streamOut(process.stdout) };
+const PROCESS_IO: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s), console: streamOut(process.stdout), input: stdinForInput };
 
 /** `tsvisor --version`: the tool's version and the hypercall ABI it serves. */
 function version(): string {

@@ -12,6 +12,7 @@ import { HwMachine } from './vmm/hw.ts';
 import { TrapMachine } from './vmm/trap.ts';
 import type { ConsoleSink } from './devices/console-log.ts';
 import { DEFAULT_MAX_INSTRUCTIONS } from './limits.ts';
+import { LIVE_INPUT_LIMIT, type LiveInput } from './live-input.ts';
 
 export const MODES = ['native', 'trap', 'bt', 'hw', 'pv'] as const;
 export type Mode = (typeof MODES)[number];
@@ -155,6 +156,14 @@ export interface LiveOptions {
   sliceMs?: number;
   /** A fixed slice in instructions instead (tests: any slicing must give runImage's result). */
   sliceInstructions?: number;
+  /**
+   * Live console input (the terminal, a pipe): what arrived is handed to the guest between
+   * slices, after `input` (UART queue; pv console_io read with VIRQ_CONSOLE). Until it ends, a
+   * guest halted with nothing else to wake it waits for it (virtual time stands still), and a
+   * slice spent almost all idle waits up to sliceMs for it, so an idling guest does not race
+   * through virtual time while no one types. Once it ends, such a guest stops 'halted'.
+   */
+  liveInput?: LiveInput;
 }
 
 /** Slices start small (a first slice with --trace may be slow) and adapt to about `sliceMs`. */
@@ -174,14 +183,37 @@ export async function runImageLive(image: GuestImage, opts: RunOptions & LiveOpt
   const sliceMs = opts.sliceMs ?? 10;
   const t0 = performance.now();
   const elapsedNs = (): number => Math.round((performance.now() - t0) * 1e6);
+  const live = opts.liveInput;
+  /** Hand the guest what arrived (within its queue's bound); true when bytes were given. */
+  const feed = (): boolean => {
+    if (!live) return false;
+    const bytes = live.take(Math.max(0, LIVE_INPUT_LIMIT - m.inputWaiting()));
+    if (bytes.length > 0) m.feedInput(bytes);
+    if (live.ended) m.setInputOpen(false);
+    return bytes.length > 0;
+  };
+  if (live) m.setInputOpen(true);
   let slice = opts.sliceInstructions ?? FIRST_SLICE;
   for (;;) {
     const s0 = performance.now();
-    const r = m.run(limit, m.virtualTime() + slice);
+    feed();
+    const v0 = m.virtualTime();
+    const i0 = m.idleTime();
+    const r = m.run(limit, v0 + slice);
     await opts.between?.();
     if (r.stop !== 'paused') return result(m, opts.mode, r as RunResult, elapsedNs());
     // Let Node's event loop run: signal handlers, stream errors (EPIPE) and timers.
     await new Promise<void>((resolve) => setImmediate(resolve));
+    if (live && !live.ended && !feed()) {
+      // The guest waits for input (or idled the whole slice): wait for the terminal rather than
+      // spin, still stopping for SIGINT and the time limit.
+      const spent = m.virtualTime() - v0;
+      const idle = spent > 0 && (m.idleTime() - i0) * 10 >= spent * 9;
+      if (r.waitingForInput || idle) {
+        const left = opts.timeoutMs === undefined ? Infinity : opts.timeoutMs - (performance.now() - t0);
+        await waitForInput(live, r.waitingForInput ? left : Math.min(left, sliceMs), opts.signal);
+      }
+    }
     const now = performance.now();
     if (opts.signal?.aborted) {
       return result(m, opts.mode, { stop: 'interrupted', exitCode: null, message: `interrupted after ${m.virtualTime()} instructions` }, elapsedNs());
@@ -192,6 +224,26 @@ export async function runImageLive(image: GuestImage, opts: RunOptions & LiveOpt
     if (opts.sliceInstructions !== undefined) continue;
     const took = Math.max(now - s0, 0.01);
     slice = Math.min(MAX_SLICE, Math.max(FIRST_SLICE, Math.round(slice * Math.min(4, sliceMs / took))));
+  }
+}
+
+/** Until live input arrives or ends, `ms` pass, or `signal` aborts. */
+async function waitForInput(live: LiveInput, ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted || ms <= 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  try {
+    await Promise.race([
+      live.wait(),
+      new Promise<void>((resolve) => {
+        if (ms !== Infinity) timer = setTimeout(resolve, Math.ceil(ms));
+        onAbort = resolve;
+        signal?.addEventListener('abort', onAbort, { once: true });
+      }),
+    ]);
+  } finally {
+    if (timer) clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
   }
 }
 

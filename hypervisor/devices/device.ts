@@ -15,6 +15,15 @@ export interface IrqSink {
   raise(line: number): void;
 }
 
+/**
+ * A sink that also takes level-triggered lines (the UART's receive interrupt): a line is pending
+ * from its rising edge, stops being pending when it falls before the CPU took it, and is pending
+ * again at EOI while it is still high.
+ */
+export interface LevelIrqSink extends IrqSink {
+  setLevel(line: number, high: boolean): void;
+}
+
 /** Virtual time, in instructions: what timers count. */
 export interface Clock {
   now(): number;

@@ -11,6 +11,7 @@
  */
 import type { GuestImage } from '../../abi/image.ts';
 import { Cr, Vector, vectorName } from '../../abi/isa.ts';
+import { IRQ_UART, UART_IER_RX } from '../../abi/platform.ts';
 import { BlockDevice } from '../devices/block.ts';
 import { Pic } from '../devices/pic.ts';
 import { PortBus } from '../devices/port-bus.ts';
@@ -43,6 +44,8 @@ export abstract class Board implements Platform {
   readonly power = new Power();
   /** The event a triple fault could not deliver, for the message. */
   protected triple = { vector: 0, pc: 0 };
+  /** The guest is in HLT waiting for live console input (the last run paused waitingForInput). */
+  private waitingInHalt = false;
 
   /** `machine`: the memory the CPU addresses (the guest's RAM, and a monitor's area if any). */
   constructor(machine: PhysicalMemory, opts: MachineOptions) {
@@ -50,7 +53,7 @@ export abstract class Board implements Platform {
     this.cpu.tracer = opts.tracer ?? null;
     const clock = { now: () => this.cpu.icount };
     this.timer = new Timer(clock, this.pic);
-    this.uart = new Uart(opts.input, opts.onConsoleOutput);
+    this.uart = new Uart(opts.input, opts.onConsoleOutput, this.pic);
     this.block = new BlockDevice(opts.disk ?? new Uint8Array(0), this.pic, opts.onFlush, { ...(opts.onDiskWrite ? { onWrite: opts.onDiskWrite } : {}), readOnly: opts.diskReadOnly === true });
     for (const dev of [this.uart, this.pic, this.timer, this.block, this.power]) this.bus.attach(dev);
   }
@@ -111,6 +114,9 @@ export abstract class Board implements Platform {
   /** Run until shutdown, a fatal stop, or `limit` instructions of virtual time. */
   run(limit: number, pauseAt = Infinity): MachineRun {
     const cpu = this.cpu;
+    // Live input fed since the last run may have raised a line: take it now, at the point where
+    // the run went on. (Otherwise a no-op: every run ends after the check at the loop's end.)
+    if (!this.waitingInHalt && !this.deliver()) return this.tripleFault();
     for (;;) {
       if (this.power.code !== null) return { stop: 'shutdown', exitCode: this.power.code };
       if (cpu.icount >= limit) {
@@ -120,28 +126,62 @@ export abstract class Board implements Platform {
       // taken, so cutting its run at pauseAt and going on later delivers every interrupt at the
       // same instruction.
       if (cpu.icount >= pauseAt) return PAUSED;
-      const stop = cpu.run(Math.min(limit, pauseAt, this.timer.nextDeadline()));
       let outcome = Outcome.Resume;
-      if (stop === Stop.Exit) outcome = this.handleExit();
-      else if (stop === Stop.TripleFault) outcome = this.cpuTripleFault();
-      else if (stop === Stop.Halt) outcome = Outcome.Halt;
+      if (this.waitingInHalt) {
+        // Still in the HLT that paused for input: look again for something to wake it.
+        this.waitingInHalt = false;
+        outcome = Outcome.Halt;
+      } else {
+        const stop = cpu.run(Math.min(limit, pauseAt, this.timer.nextDeadline()));
+        if (stop === Stop.Exit) outcome = this.handleExit();
+        else if (stop === Stop.TripleFault) outcome = this.cpuTripleFault();
+        else if (stop === Stop.Halt) outcome = Outcome.Halt;
+      }
       if (outcome === Outcome.TripleFault) return this.tripleFault();
       if (outcome === Outcome.Halt && !this.idle(limit)) {
+        // Wait for live input only when it could wake the guest: its receive interrupt enabled
+        // and unmasked. Any other HLT that nothing can end stops as it always did.
+        if (this.uart.inputOpen && this.guestIf() && this.uart.ier & UART_IER_RX && !(this.pic.mask & (1 << IRQ_UART))) {
+          this.waitingInHalt = true;
+          return WAITING;
+        }
         return { stop: 'halted', exitCode: null, message: `halted with ${this.guestIf() ? 'no interrupt source armed' : 'interrupts disabled'} at pc 0x${(cpu.pc >>> 0).toString(16)}` };
       }
       this.timer.advance(cpu.icount);
-      if (this.guestIf() && this.power.code === null) {
-        const line = this.pic.deliverable();
-        if (line >= 0) {
-          this.pic.acknowledge(line);
-          if (this.injectInterrupt(Vector.IrqBase + line) === Outcome.TripleFault) return this.tripleFault();
-        }
+      if (!this.deliver()) return this.tripleFault();
+    }
+  }
+
+  /** Inject the deliverable interrupt, if the guest's IF allows one; false on a triple fault. */
+  private deliver(): boolean {
+    if (this.guestIf() && this.power.code === null) {
+      const line = this.pic.deliverable();
+      if (line >= 0) {
+        this.pic.acknowledge(line);
+        if (this.injectInterrupt(Vector.IrqBase + line) === Outcome.TripleFault) return false;
       }
     }
+    return true;
   }
 
   virtualTime(): number {
     return this.cpu.icount;
+  }
+
+  idleTime(): number {
+    return this.cpu.idle;
+  }
+
+  feedInput(bytes: Uint8Array): void {
+    this.uart.feed(bytes);
+  }
+
+  setInputOpen(open: boolean): void {
+    this.uart.inputOpen = open;
+  }
+
+  inputWaiting(): number {
+    return this.uart.waiting();
   }
 
   report(): PlatformReport {
@@ -190,6 +230,7 @@ export abstract class Board implements Platform {
 }
 
 const PAUSED: MachineRun = { stop: 'paused', exitCode: null };
+const WAITING: MachineRun = { stop: 'paused', exitCode: null, waitingForInput: true };
 
 /** Vector counts by name, only the ones that happened. */
 export function countsByVector(counts: Float64Array): Record<string, number> {

@@ -42,6 +42,11 @@ export interface MachineRun {
   exitCode: number | null;
   /** One line explaining a stop other than shutdown. */
   message?: string;
+  /**
+   * With 'paused': the guest is halted with nothing but console input to wake it, and live input
+   * is open (`setInputOpen`); virtual time stands still until `feedInput` or `setInputOpen(false)`.
+   */
+  waitingForInput?: boolean;
 }
 
 /** What a run measured, common to every mode (hypervisor/run.ts adds mode, stop and host time). */
@@ -85,6 +90,17 @@ export interface Platform {
   run(limit: number, pauseAt?: number): MachineRun;
   /** Virtual time so far: instructions retired plus idled (pv: summed over its domains). */
   virtualTime(): number;
+  /** The part of virtualTime spent idle (HLT, pv: blocked). */
+  idleTime(): number;
+  /** Live console input (between runs): append bytes for the guest (UART; pv: console_io read, VIRQ_CONSOLE). */
+  feedInput(bytes: Uint8Array): void;
+  /**
+   * Whether more live input may come (default false). While open, a guest halted with nothing
+   * else to wake it pauses with `waitingForInput` instead of stopping 'halted'.
+   */
+  setInputOpen(open: boolean): void;
+  /** Console input given and not yet read by the guest, in bytes. */
+  inputWaiting(): number;
   report(): PlatformReport;
 }
 

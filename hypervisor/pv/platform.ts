@@ -13,6 +13,7 @@ import { MAX_MEMORY_MIB } from '../limits.ts';
 import { consoleReport, type ConsoleSink } from '../devices/console-log.ts';
 import { VirtioBlock } from '../devices/virtio/block.ts';
 import { VIRTIO_BLOCK_DEV, virtioReport } from './virtio.ts';
+import { VIRQ_CONSOLE } from '../../abi/hypercall-numbers.ts';
 
 export interface PvPlatformOptions {
   memoryBytes?: number;
@@ -39,6 +40,7 @@ export const PV_DEFAULT_MEMORY = 4 * 1024 * 1024;
 export class PvPlatform implements Platform {
   readonly host: PvHost;
   private dom?: Domain;
+  private inputOpen = false;
 
   constructor(private readonly opts: PvPlatformOptions) {
     // Room for the balloon (quota: twice the start size, but never past the memory every mode may
@@ -69,6 +71,9 @@ export class PvPlatform implements Platform {
     const r = this.host.run(limit, pauseAt);
     if (r.stop === 'paused') return { stop: 'paused', exitCode: null };
     const d = this.dom!;
+    // Blocked with no event and no timer, but the terminal may still type: wait for it. The host's
+    // loop keeps no state across this stop, so running again goes on from the same point.
+    if (r.stop === 'halted' && this.inputOpen && d.live && d.evtchn.virqPort[VIRQ_CONSOLE] !== 0) return { stop: 'paused', exitCode: null, waitingForInput: true };
     if (d.state === 'crashed') return { stop: 'crashed', exitCode: null, message: d.crashMessage! };
     if (r.stop === 'shutdown') return { stop: 'shutdown', exitCode: d.exitCode };
     return { stop: r.stop, exitCode: null, message: `${r.message} at pc 0x${(d.cpu.pc >>> 0).toString(16)}` };
@@ -76,6 +81,36 @@ export class PvPlatform implements Platform {
 
   virtualTime(): number {
     return this.host.virtualTime();
+  }
+
+  idleTime(): number {
+    return this.dom?.cpu.idle ?? 0;
+  }
+
+  /**
+   * Live console input: appended to what console_io read hands the domain, and VIRQ_CONSOLE
+   * raised on its port, as for input given up front (boot.ts), waking the domain if it blocked.
+   */
+  feedInput(bytes: Uint8Array): void {
+    const d = this.dom;
+    if (!d || bytes.length === 0) return;
+    const rest = d.consoleInput.subarray(d.consoleInputPos);
+    const next = new Uint8Array(rest.length + bytes.length);
+    next.set(rest, 0);
+    next.set(bytes, rest.length);
+    d.consoleInput = next;
+    d.consoleInputPos = 0;
+    const port = d.evtchn.virqPort[VIRQ_CONSOLE]!;
+    if (port !== 0) this.host.raiseEvent(d, port);
+  }
+
+  setInputOpen(open: boolean): void {
+    this.inputOpen = open;
+  }
+
+  inputWaiting(): number {
+    const d = this.dom;
+    return d ? d.consoleInput.length - d.consoleInputPos : 0;
   }
 
   report(): PlatformReport {
