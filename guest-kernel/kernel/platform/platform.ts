@@ -334,6 +334,28 @@ export function conPrint(s: string): void {
   conWrite(addressOf(s), s.length);
 }
 
+/** Decimal digits of conPrintNumber, built right to left. */
+const digits = new Uint8Array(12);
+
+/**
+ * `n` in decimal, as JavaScript prints it: one conWrite. Digits are taken from the negative of n,
+ * so -2147483648 needs no special case.
+ */
+export function conPrintNumber(n: number): void {
+  let v = n < 0 ? n : -n;
+  let at = 12;
+  do {
+    at--;
+    digits[at] = 48 - (v % 10);
+    v = (v / 10) | 0;
+  } while (v !== 0);
+  if (n < 0) {
+    at--;
+    digits[at] = 45;
+  }
+  conWrite(addressOf(digits) + at, 12 - at);
+}
+
 /** The next input byte, or -1 when none is waiting. */
 export function conRead(): number {
   counters[Op.ConRead]++;

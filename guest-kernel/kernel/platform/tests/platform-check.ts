@@ -7,6 +7,7 @@
  * Exit code 0 when every check passed, else the number of the first that failed.
  */
 import {
+  conPrintNumber,
   blkReadSector,
   blkWriteSector,
   clockRead,
@@ -35,7 +36,6 @@ import {
 } from '../platform.ts';
 
 const PAGE = 4096;
-const digits = new Uint8Array(12);
 const name = new Uint8Array(32);
 const out = new Uint8Array(512);
 const back = new Uint8Array(512);
@@ -48,24 +48,10 @@ function onTick(): void {
   ticks++;
 }
 
-function printNum(n: number): void {
-  let v = n < 0 ? n : -n;
-  let at = 12;
-  do {
-    at--;
-    digits[at] = 48 - (v % 10);
-    v = (v / 10) | 0;
-  } while (v !== 0);
-  if (n < 0) {
-    at--;
-    digits[at] = 45;
-  }
-  conWrite(addressOf(digits) + at, 12 - at);
-}
 
 function show(label: string, n: number): void {
   conPrint(label);
-  printNum(n);
+  conPrintNumber(n);
   conPrint('\n');
 }
 

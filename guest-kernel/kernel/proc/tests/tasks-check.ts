@@ -15,7 +15,7 @@
  * with interrupts off, so two tasks' lines never mix. Needs the machine (not run under Node).
  * Exit code 0 when every check passed, else the number of the first that failed.
  */
-import { conPrint, conWrite, irqRestore, irqSave, platformInit } from '../../platform/platform.ts';
+import { conPrint, conPrintNumber, conWrite, irqRestore, irqSave, platformInit } from '../../platform/platform.ts';
 import {
   exit,
   getpid,
@@ -48,7 +48,6 @@ const NOT_EMPTY = 201;
 const NEVER = 300;
 const ITEMS = 8;
 
-const digits = new Uint8Array(12);
 const status = new Int32Array(1);
 const byPid = new Int32Array(32);
 const stats = new Int32Array(PSTAT_COUNT);
@@ -64,26 +63,12 @@ function check(ok: boolean, step: number): void {
   if (!ok && failed === 0) failed = step;
 }
 
-function printNum(n: number): void {
-  let v = n < 0 ? n : -n;
-  let at = 12;
-  do {
-    at--;
-    digits[at] = 48 - (v % 10);
-    v = (v / 10) | 0;
-  } while (v !== 0);
-  if (n < 0) {
-    at--;
-    digits[at] = 45;
-  }
-  conWrite(addressOf(digits) + at, 12 - at);
-}
 
 /** `label n\n`, in one piece (interrupts off). */
 function say(label: string, n: number): void {
   const f = irqSave();
   conPrint(label);
-  printNum(n);
+  conPrintNumber(n);
   conPrint('\n');
   irqRestore(f);
 }
@@ -92,9 +77,9 @@ function say(label: string, n: number): void {
 function say2(label: string, a: number, b: number): void {
   const f = irqSave();
   conPrint(label);
-  printNum(a);
+  conPrintNumber(a);
   conPrint(' ');
-  printNum(b);
+  conPrintNumber(b);
   conPrint('\n');
   irqRestore(f);
 }
