@@ -345,25 +345,6 @@ export function lowerDivision(l: FunctionLowerer, bin: 'div' | 'divu' | 'rem' | 
 }
 
 /**
- * `(u >>> 0) % n` with `n` a signed value that may be negative (`(rand() >>> 0) % n`). JavaScript
- * gives the dividend's sign and `u mod |n|`, so this is `remu u, |n|`, with |n| computed without a
- * branch as `(n ^ s) - s`, s = n >> 31 (INT_MIN gives 0x80000000, which `remu` reads as 2^31, its
- * magnitude); the result is below |n| <= 2^31, so a non-negative int32. A zero divisor traps.
- */
-export function unsignedRemainder(l: FunctionLowerer, a: Operand, b: Operand, at: ts.Node): VReg {
-  const rb = reg(l, b);
-  const s = l.vreg();
-  const x = l.vreg();
-  const abs = l.vreg();
-  l.emit({ k: 'imm', op: 'sari', dst: s, a: rb, imm: 31 });
-  l.emit({ k: 'bin', op: 'xor', dst: x, a: rb, b: s });
-  l.emit({ k: 'bin', op: 'sub', dst: abs, a: x, b: s });
-  const dst = l.vreg();
-  emitChecked(l, { k: 'bin', op: 'remu', dst, a: reg(l, a), b: abs }, at, 'division-by-zero');
-  return dst;
-}
-
-/**
  * The bounds check of `e` (an element access), with the array's address in `base` and the
  * index: none when the index is a constant inside a static array.
  */

@@ -17,14 +17,14 @@ import { Code } from './diagnostics.ts';
 import { foldBinary, isComparison, numericLiteralValue, skipOuter, unsignedLetMessage, type Entity } from './context.ts';
 import type { BinOp, BlockId, Cond, MemClass, VReg, Width } from './ir.ts';
 import { lowerIntrinsic } from './intrinsics.ts';
-import { lowerMath, mathFunctionName } from './math.ts';
+import { lowerMath, mathFunctionName, unsignedRemainder } from './math.ts';
 import { isConsoleLog, lowerConsoleLog } from './console-log.ts';
 import { defaultArguments } from './params.ts';
 import type { FunctionLowerer } from './lower.ts';
 import { fieldLValue, functionAddress, lowerField, lowerRecordCall, lowerRecordElement, lowerThis, staticAddress } from './records-lower.ts';
 import { ELEM_BYTES, elementRange, type ElemKind, type IntRange } from './types.ts';
 import { isCompoundAssignment } from './subset.ts';
-import { boundsCheck, lowerAddSubMul, lowerDivision, lowerNegate, unsignedRemainder, lowerStep, truncated, wrapTerms } from './checks.ts';
+import { boundsCheck, lowerAddSubMul, lowerDivision, lowerNegate, lowerStep, truncated, wrapTerms } from './checks.ts';
 
 export type Operand = { k: 'const'; v: number; range?: IntRange } | { k: 'reg'; r: VReg; range?: IntRange };
 

@@ -162,11 +162,30 @@ function minMax(l: FunctionLowerer, isMin: boolean, args: Operand[], call: ts.Ca
  */
 function abs(l: FunctionLowerer, x: Operand, call: ts.CallExpression): Operand {
   if (nonNeg(x)) return x; // an unsigned value, a length, a byte: already its own absolute value
-  const v = toReg(l, x);
+  if (!checking(l)) return regOperand(absBits(l, toReg(l, x)));
+  return regOperand(absBits(l, toReg(l, x), siteAt(l, call, 'overflow')), 'nonneg');
+}
+
+/**
+ * `(v ^ m) - m` with `m = v >> 31`, branch-free: `subo` at `site` when given, else `sub`, which
+ * gives -2147483648 for -2147483648 (read unsigned, its magnitude 2^31).
+ */
+function absBits(l: FunctionLowerer, v: VReg, site?: CheckSite): VReg {
   const m = bin(l, 'sar', v, l.li(31));
   const t = bin(l, 'xor', v, m);
-  if (!checking(l)) return regOperand(bin(l, 'sub', t, m));
-  return regOperand(bin(l, 'subo', t, m, siteAt(l, call, 'overflow')), 'nonneg');
+  return site ? bin(l, 'subo', t, m, site) : bin(l, 'sub', t, m);
+}
+
+/**
+ * `(u >>> 0) % n` with `n` a signed value that may be negative (`(rand() >>> 0) % n`). JavaScript
+ * gives the dividend's sign and `u mod |n|`, so this is `remu u, |n|`, |n| from absBits without a
+ * check (INT_MIN gives 0x80000000, which `remu` reads as 2^31, its magnitude); the result is below
+ * |n| <= 2^31, so a non-negative int32. A zero divisor traps, named at `at`.
+ */
+export function unsignedRemainder(l: FunctionLowerer, a: Operand, b: Operand, at: ts.Node): VReg {
+  const dst = l.vreg();
+  l.emit({ k: 'bin', op: 'remu', dst, a: toReg(l, a), b: absBits(l, toReg(l, b)), site: siteAt(l, at, 'division-by-zero') });
+  return dst;
 }
 
 /**
