@@ -10,12 +10,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { RUNTIME_ERROR_EXIT_CODE } from '../../abi/platform.ts';
 import { runInNode } from '../../guest-kernel/compiler/node-shim.ts';
 import { main as cliMain } from '../../hypervisor/cli.ts';
 import type { Target } from '../../guest-kernel/compiler/types.ts';
-import { compileFile, compileSource, compileSources, errorsOf, functionAsm, PROGRAMS, ROOT, run } from './helpers.ts';
+import { compileFile, compileSource, compileSources, errorsOf, functionAsm, loopsOf as loopsOfFunction, PROGRAMS, run, withProgramFiles } from './helpers.ts';
 
 const FILE = 'guest-kernel/programs/__test__/main.ts';
 const TARGETS: readonly Target[] = ['native', 'pv'];
@@ -31,36 +31,22 @@ function expectError(src: string, where: string, before = ''): void {
   }
 }
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-checks-'));
-afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
-let tmpCount = 0;
-
 /** Run `src` in Node and on the machine (both targets): the same console and exit code. */
 async function expectNode(src: string): Promise<string> {
-  const file = path.join(tmp, `p${tmpCount++}.ts`);
-  const consolePath = path.relative(tmp, path.join(ROOT, 'guest-kernel/lib/console.ts')).split(path.sep).join('/');
-  fs.writeFileSync(file, src.replace('../../lib/console.ts', consolePath));
-  const node = await runInNode(file);
-  for (const target of TARGETS) {
-    const r = run(compileFile(file, target).image, target);
-    expect(r.stop, `${target}: ${r.console}`).toBe('shutdown');
-    expect(r.console, target).toBe(node.console);
-    expect(r.exitCode, target).toBe(node.exitCode);
-  }
-  return node.console;
+  return withProgramFiles({ 'main.ts': src }, async (file) => {
+    const node = await runInNode(file);
+    for (const target of TARGETS) {
+      const r = run(compileFile(file, target).image, target);
+      expect(r.stop, `${target}: ${r.console}`).toBe('shutdown');
+      expect(r.console, target).toBe(node.console);
+      expect(r.exitCode, target).toBe(node.exitCode);
+    }
+    return node.console;
+  });
 }
 
-/** The instructions of each loop of a function, in layout order: from its label to its backward branch. */
-function loopsOf(asm: string, fn: string): string[][] {
-  const lines = functionAsm(asm, fn);
-  const loops: string[][] = [];
-  lines.forEach((l, i) => {
-    const m = /^(?:b\w+ .*, |jmp )(\S+)$/.exec(l);
-    const head = m ? lines.slice(0, i).indexOf(`${m[1]}:`) : -1;
-    if (head >= 0) loops.push(lines.slice(head + 1, i + 1).filter((x) => !x.endsWith(':')));
-  });
-  return loops;
-}
+/** Loops closed by a conditional branch or a `jmp` back (helpers.ts). */
+const loopsOf = (asm: string, fn: string): string[][] => loopsOfFunction(asm, fn, true);
 
 const CHECKING = /^(addo|subo|mulo|addio|chk|chki|mulh) /;
 const BOUNDS = /^chki? /;
@@ -283,6 +269,8 @@ describe('--unchecked', () => {
       const err: string[] = [];
       return { out, err, io: { out: (s: string) => void out.push(s), err: (s: string) => void err.push(s) } };
     };
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-checks-'));
+    onTestFinished(() => fs.rmSync(tmp, { recursive: true, force: true }));
     const img = path.join(tmp, 'sieve.img');
     const a = capture();
     expect(await cliMain(['compile', path.join(PROGRAMS, 'sieve.ts'), '-o', img], a.io)).toBe(0);

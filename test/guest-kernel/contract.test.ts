@@ -5,14 +5,11 @@
  * pv modes. (checks.test.ts, runtime-errors.test.ts and node-answer.test.ts test each mechanism
  * in depth; this file holds the cases the issue names, side by side, in every mode.)
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RUNTIME_ERROR_EXIT_CODE } from '../../abi/platform.ts';
 import type { Target } from '../../guest-kernel/compiler/types.ts';
 import { type Mode, runImage } from '../../hypervisor/run.ts';
-import { agreeInEveryMode, compileSource, errorsOf, MODES, ROOT } from './helpers.ts';
+import { agreeInEveryMode, compileSource, errorsOf, MODES, withProgramFiles } from './helpers.ts';
 
 const FILE = 'guest-kernel/programs/__test__/main.ts';
 const CONSOLE = "import { printlnNumber } from '../../lib/console.ts';";
@@ -40,15 +37,7 @@ function expectError(source: string, message: string, before = ''): void {
 
 /** Every mode gives what Node gives: console and exit code. */
 async function expectNodesAnswer(source: string): Promise<void> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-contract-'));
-  try {
-    const file = path.join(dir, 'main.ts');
-    const lib = path.relative(dir, path.join(ROOT, 'guest-kernel/lib/console.ts')).split(path.sep).join('/');
-    fs.writeFileSync(file, source.replace('../../lib/console.ts', lib));
-    await agreeInEveryMode(file, 100_000_000);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  await withProgramFiles({ 'main.ts': source }, (file) => agreeInEveryMode(file, 100_000_000));
 }
 
 describe("the issue's cases, in native, trap, hw and pv", () => {

@@ -3,6 +3,7 @@
  * image on the machine, list the corpus.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compile } from '../../guest-kernel/compiler/compile.ts';
@@ -98,11 +99,14 @@ export async function agreeInEveryMode(file: string, maxInstructions = 50_000_00
   return { console: node.console, exitCode: node.exitCode };
 }
 
-/** The instructions of each loop in a function's lines, in layout order: from a label to the branch back to it. */
-export function loopsIn(lines: string[]): string[][] {
+/**
+ * The instructions of each loop in a function's lines, in layout order: from a label to the
+ * branch back to it (with `jumps`, an unconditional `jmp` back counts too).
+ */
+export function loopsIn(lines: string[], jumps = false): string[][] {
   const loops: string[][] = [];
   lines.forEach((l, i) => {
-    const m = /^b\w+ .*, (\S+)$/.exec(l);
+    const m = (jumps ? /^(?:b\w+ .*, |jmp )(\S+)$/ : /^b\w+ .*, (\S+)$/).exec(l);
     const head = m ? lines.slice(0, i).indexOf(`${m[1]}:`) : -1;
     if (head >= 0) loops.push(lines.slice(head + 1, i + 1).filter((x) => !x.endsWith(':')));
   });
@@ -110,6 +114,23 @@ export function loopsIn(lines: string[]): string[][] {
 }
 
 /** The loops of function `fn` in `asm` (see loopsIn). */
-export function loopsOf(asm: string, fn: string): string[][] {
-  return loopsIn(functionAsm(asm, fn));
+export function loopsOf(asm: string, fn: string, jumps = false): string[][] {
+  return loopsIn(functionAsm(asm, fn), jumps);
+}
+
+/**
+ * Write `files` (name to text; the first is the entry) to a fresh temporary directory, where Node
+ * can import them, run `body` on the entry's path, and remove the directory. An import of the
+ * console library written as from a corpus program (`'../../lib/console.ts'`) or as the
+ * placeholder `'CONSOLE'` is pointed at the library.
+ */
+export async function withProgramFiles<T>(files: Record<string, string>, body: (entry: string) => Promise<T>): Promise<T> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-program-'));
+  try {
+    const lib = `'${path.relative(dir, path.join(ROOT, 'guest-kernel/lib/console.ts')).split(path.sep).join('/')}'`;
+    for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text.replaceAll("'../../lib/console.ts'", lib).replaceAll("'CONSOLE'", lib));
+    return await body(path.join(dir, Object.keys(files)[0]!));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -6,13 +6,10 @@
  * same and exit the same. Codegen checks pin the shapes that make these cheap, and every form
  * that is still refused has its diagnostic.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RUNTIME_ERROR_EXIT_CODE } from '../../abi/platform.ts';
 import { runImage } from '../../hypervisor/run.ts';
-import { agreeInEveryMode, compileSource, errorsOf, functionAsm, loopsOf, MODES } from './helpers.ts';
+import { agreeInEveryMode, compileSource, errorsOf, functionAsm, loopsOf, MODES, withProgramFiles } from './helpers.ts';
 
 
 /**
@@ -20,14 +17,7 @@ import { agreeInEveryMode, compileSource, errorsOf, functionAsm, loopsOf, MODES 
  * code. Returns Node's console, for the test to check it is the answer meant.
  */
 async function differential(src: string): Promise<string> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-language-'));
-  try {
-    const file = path.join(dir, 'main.ts');
-    fs.writeFileSync(file, src);
-    return (await agreeInEveryMode(file)).console;
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  return (await withProgramFiles({ 'main.ts': src }, (file) => agreeInEveryMode(file))).console;
 }
 
 /** The one diagnostic line of `src` with `code`, at line:col of the test file. */

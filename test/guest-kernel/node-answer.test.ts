@@ -2,19 +2,13 @@
  * Issue 11: a program the compiler accepts gives Node's answer, or it is refused with a named
  * diagnostic; never a silent difference.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runInNode } from '../../guest-kernel/compiler/node-shim.ts';
-import { compileFile, compileSource as compileSourceOk, errorsOf, ROOT, run } from './helpers.ts';
+import { compileFile, compileSource as compileSourceOk, errorsOf, run, withProgramFiles } from './helpers.ts';
 
 /** Write `src` (CONSOLE stands for the console library's path) to a temporary file and run it in Node and on the machine, both targets. */
 async function both(src: string): Promise<void> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-node-answer-'));
-  try {
-    const file = path.join(dir, 'main.ts');
-    fs.writeFileSync(file, src.replace('CONSOLE', path.relative(dir, path.join(ROOT, 'guest-kernel/lib/console.ts')).split(path.sep).join('/')));
+  await withProgramFiles({ 'main.ts': src }, async (file) => {
     const node = await runInNode(file);
     for (const target of ['native', 'pv'] as const) {
       const r = run(compileFile(file, target).image, target);
@@ -22,9 +16,7 @@ async function both(src: string): Promise<void> {
       expect(r.console).toBe(node.console);
       expect(r.exitCode).toBe(node.exitCode);
     }
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 describe('values above 0x7fffffff stay unsigned or are refused', () => {

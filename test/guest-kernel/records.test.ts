@@ -7,17 +7,15 @@
  * diagnostic.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RUNTIME_ERROR_EXIT_CODE } from '../../abi/platform.ts';
 import { GUEST_LIB_SHIMS } from '../../guest-kernel/compiler/node-shim.ts';
 import { strideOf } from '../../guest-kernel/compiler/records.ts';
 import { runImage } from '../../hypervisor/run.ts';
-import { agreeInEveryMode, compileSource, errorsOf, functionAsm, MODES, PROGRAMS, ROOT } from './helpers.ts';
+import { agreeInEveryMode, compileSource, errorsOf, functionAsm, MODES, PROGRAMS, ROOT, withProgramFiles } from './helpers.ts';
 
 
-const CONSOLE = path.join(ROOT, 'guest-kernel/lib/console.ts');
 
 const agree = (file: string): Promise<{ console: string; exitCode: number }> => agreeInEveryMode(file);
 
@@ -27,14 +25,7 @@ const agree = (file: string): Promise<{ console: string; exitCode: number }> => 
  * test to check they are the answer meant.
  */
 async function differential(files: Record<string, string>): Promise<{ console: string; exitCode: number }> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-records-'));
-  try {
-    const lib = path.relative(dir, CONSOLE).split(path.sep).join('/');
-    for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text.replaceAll('CONSOLE', lib));
-    return await agree(path.join(dir, Object.keys(files)[0]!));
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  return withProgramFiles(files, agree);
 }
 
 describe('records: the machine gives Node answer in every mode', () => {
