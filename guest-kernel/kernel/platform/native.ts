@@ -8,10 +8,11 @@
  * Only platform.ts calls these, inside the `else` arm of `if (TARGET_PV)`, so a pv build contains
  * none of them (a test disassembles both images).
  */
-import { Cr, FLAG_IF, PTE_A, PTE_D, PTE_P, PTE_W, Vector } from '../../../abi/isa.ts';
+import { Cr, FLAG_CPL_MASK, FLAG_IF, PTE_A, PTE_D, PTE_P, PTE_U, PTE_W, Vector } from '../../../abi/isa.ts';
 import { FRAME_FLAGS } from '../../lib/trap-frame.ts';
 import {
   BLK_CMD_READ,
+  BLK_CAPACITY,
   BLK_CMD_WRITE,
   BLK_COMMAND,
   BLK_COUNT,
@@ -20,10 +21,14 @@ import {
   BLK_STATUS_DRQ,
   BLK_STATUS_ERROR,
   IRQ_TIMER,
+  IRQ_UART,
   PIC_EOI,
   PIC_MASK,
+  POWER_SHUTDOWN,
   TIMER_PERIOD,
   UART_DATA,
+  UART_IER,
+  UART_IER_RX,
   UART_STATUS,
   UART_STATUS_RX_READY,
 } from '../../../abi/platform.ts';
@@ -41,6 +46,8 @@ const EFAULT = -14;
 const vectors = new Int32Array(256);
 /** The page directory in use: kept here so that the walk does not read CR Ptbr (an exit under trap). */
 let base = 0;
+/** start-up's directory: the kernel's own address space (kernel tasks run on it). */
+let kernelDir = 0;
 /**
  * The interrupt flag as the kernel set it. Read here rather than with `pushf`: under trap mode the
  * kernel runs deprivileged and pushf reveals the real IF, not the virtual one (the sensitive,
@@ -55,6 +62,14 @@ let timerTicks = 0;
 type Tick = () => void;
 function noTick(): void {}
 let tickHook: Tick = noTick;
+/** The platform's device event (console input): platform.ts's, called with its SRC_*. */
+type Device = (source: number) => void;
+function noDevice(source: number): void {}
+let deviceHook: Device = noDevice;
+/** The kernel's exception handler (irqSetFaultHandler): the frame, the vector, the fault address. */
+type Fault = (frame: number, vector: number, addr: number) => void;
+function noFault(frame: number, vector: number, addr: number): void {}
+let faultHook: Fault = noFault;
 /** The kernel's system-call handler (irqSetSyscallHandler), called with the entry's frame. */
 type Syscall = (frame: number) => void;
 function noSyscall(frame: number): void {}
@@ -94,6 +109,53 @@ function onSyscallTrap(frame: number): void {
   shadowFromFrame(frame);
 }
 
+/**
+ * The UART's receive interrupt (IRQ_UART, level-triggered): the kernel's handler drains the input
+ * with conRead, then the EOI; a byte that came meanwhile raises the line again at once.
+ */
+function onUartIrq(frame: number): void {
+  ifShadow = false;
+  deviceHook(1);
+  portOut(PIC_EOI, 0);
+  shadowFromFrame(frame);
+}
+
+/** Every exception vector's entry: the vector from CR Cause, the address from CR FaultAddr. */
+function onException(frame: number): void {
+  ifShadow = false;
+  faultHook(frame, readCr(Cr.Cause), readCr(Cr.FaultAddr));
+  shadowFromFrame(frame);
+}
+
+/**
+ * Route the exceptions (vectors 0..31) to `h`. Start-up's double-fault stack (CR Dfsp) stays, so
+ * a kernel stack overflow still reaches `h`, on that stack.
+ */
+export function nativeSetFault(h: Fault): void {
+  faultHook = h;
+  const entry = interruptEntry(onException);
+  for (let v = 0; v < 32; v++) vectors[v] = entry;
+}
+
+/** Whether the frame's code ran at privilege 3 (the CPL field of the flags it pushed). */
+export function nativeFrameIsUser(frame: number): boolean {
+  return (load32(frame + FRAME_FLAGS) & FLAG_CPL_MASK) === FLAG_CPL_MASK;
+}
+
+/** The flags of a fresh user task's first frame: privilege 3, interrupts on. */
+export function nativeUserFlags(): number {
+  return FLAG_CPL_MASK | FLAG_IF;
+}
+
+export function nativeShutdown(code: number): void {
+  portOut(POWER_SHUTDOWN, code);
+}
+
+/** Where the CPU puts sp on a trap from privilege 3 (x86's TSS.esp0, Linux's load_sp0). */
+export function nativeSetKernelStack(top: number): void {
+  writeCr(Cr.Ksp, top);
+}
+
 /** Route SYSCALL (vector Syscall) to `h(frame)`. */
 export function nativeSetSyscall(h: Syscall): void {
   syscallHook = h;
@@ -106,16 +168,25 @@ export function nativeFrame(): number {
 }
 
 /** Install our vector table (interrupt entries added to the start-up one); masks everything. */
-export function nativeInit(tick: Tick): void {
+export function nativeInit(tick: Tick, device: Device): void {
   const old = readCr(Cr.Vbar);
   for (let v = 0; v < 256; v++) vectors[v] = load32(old + v * 4);
   vectors[Vector.IrqBase + IRQ_TIMER] = interruptEntry(onTimerIrq);
+  vectors[Vector.IrqBase + IRQ_UART] = interruptEntry(onUartIrq);
   tickHook = tick;
+  deviceHook = device;
   cli();
   ifShadow = false;
   writeCr(Cr.Vbar, addressOf(vectors));
-  portOut(PIC_MASK, 0xff & ~(1 << IRQ_TIMER));
+  portOut(UART_IER, UART_IER_RX);
+  portOut(PIC_MASK, 0xff & ~((1 << IRQ_TIMER) | (1 << IRQ_UART)));
   base = readCr(Cr.Ptbr);
+  kernelDir = base;
+}
+
+/** The kernel's own directory (identity-mapped, so its address is its virtual address). */
+export function nativeKernelSpace(): number {
+  return kernelDir;
 }
 
 // cpu -------------------------------------------------------------------------------------------
@@ -177,6 +248,31 @@ export function nativeSetPte(va: number, pte: number): number {
   return 0;
 }
 
+/** A user mapping's entry: P U [W]; the walker sets A and D. */
+export function nativeMakeUserPte(frame: number, writable: boolean): number {
+  return (frame & ~0xfff) | PTE_P | PTE_U | (writable ? PTE_W : 0);
+}
+
+/**
+ * A fresh (zeroed) page as a task's page directory: the kernel's half, slots below `userSlot`,
+ * copied from the directory in use (they name the same page tables, which have no U bit, so a
+ * task at privilege 3 cannot touch them). The kernel's memory is identity-mapped, so the page's
+ * address is its physical address.
+ */
+export function nativeSpaceInit(dir: number, userSlot: number): void {
+  for (let s = 0; s < userSlot; s++) store32(dir + s * 4, load32(base + s * 4));
+}
+
+/** Directory entry `slot` of `dir` names page table `table` (0: none). */
+export function nativeSetDirEntry(dir: number, slot: number, table: number): void {
+  store32(dir + slot * 4, table === 0 ? 0 : table | PTE_P | PTE_W | PTE_U | PTE_A);
+}
+
+/** Entry `index` of page table `table`; the caller flushes the TLB entry if the space is in use. */
+export function nativeSetTableEntry(table: number, index: number, pte: number): void {
+  store32(table + index * 4, pte);
+}
+
 /** The physical frame address that maps `va`, or EFAULT. */
 export function nativeFrameOf(va: number): number {
   const at = pteAddr(va);
@@ -229,7 +325,7 @@ export function nativeConWrite(addr: number, len: number): void {
   for (let i = 0; i < len; i++) portOut(UART_DATA, load8(addr + i));
 }
 
-/** The next input byte, or -1. The UART has no receive interrupt: input is polled. */
+/** The next input byte, or -1 (read until -1 in the receive interrupt: the line stays high while a byte waits). */
 export function nativeConRead(): number {
   if ((portIn(UART_STATUS) & UART_STATUS_RX_READY) === 0) return -1;
   return portIn(UART_DATA) & 0xff;
@@ -248,6 +344,11 @@ function ataStart(cmd: number, sector: number): number {
 
 function ataDone(): number {
   return (portIn(BLK_COMMAND) & (BLK_STATUS_ERROR | BLK_STATUS_DRQ)) !== 0 ? EIO : 0;
+}
+
+/** The disk's size in sectors (0: no disk). */
+export function nativeBlkSectors(): number {
+  return portIn(BLK_CAPACITY);
 }
 
 /** Read one 512-byte sector into `addr` (4-aligned). 0 or EIO. */

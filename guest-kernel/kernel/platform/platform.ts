@@ -16,6 +16,17 @@
  * entry with mmuMakePte, never by hand.
  */
 import {
+  nativeBlkSectors,
+  nativeShutdown,
+  nativeFrameIsUser,
+  nativeKernelSpace,
+  nativeMakeUserPte,
+  nativeSetDirEntry,
+  nativeSetFault,
+  nativeSetKernelStack,
+  nativeSetTableEntry,
+  nativeSpaceInit,
+  nativeUserFlags,
   nativeBlkRead,
   nativeBlkWrite,
   nativeClock,
@@ -39,6 +50,20 @@ import {
   nativeTimerStop,
 } from './native.ts';
 import {
+  pvBlkSectors,
+  pvShutdown,
+  pvFrameIsUser,
+  pvKernelSpace,
+  pvSetDirEntry,
+  pvSetFault,
+  pvSetKernelStack,
+  pvSetTableEntry,
+  pvSpaceDestroy,
+  pvSpaceInit,
+  pvSwitchSpace,
+  pvTableDestroy,
+  pvTableInit,
+  pvUserFlags,
   pvBatchBegin,
   pvBatchEnd,
   pvBlkRead,
@@ -90,11 +115,19 @@ export const enum Op {
   Ticks,
   DeviceEvents,
   Hypercalls,
+  SpaceInit,
+  SpaceDestroy,
+  TableInit,
+  TableDestroy,
+  SetDirEntry,
+  SetTableEntry,
+  SetKernelStack,
+  Faults,
 }
-export const COUNTER_COUNT = 21;
+export const COUNTER_COUNT = 29;
 /** The counters' names, space-separated, in Op order (the subset has no arrays of strings). */
 const COUNTER_NAMES =
-  'cpu.halt cpu.irq_disable cpu.irq_enable cpu.irq_save cpu.irq_restore mmu.set_pte mmu.flush_page mmu.switch mmu.batch_begin mmu.batch_end time.timer_arm time.timer_stop time.clock console.write console.read block.read block.write irq.set_handler irq.ticks irq.device pv.hypercalls';
+  'cpu.halt cpu.irq_disable cpu.irq_enable cpu.irq_save cpu.irq_restore mmu.set_pte mmu.flush_page mmu.switch mmu.batch_begin mmu.batch_end time.timer_arm time.timer_stop time.clock console.write console.read block.read block.write irq.set_handler irq.ticks irq.device pv.hypercalls mmu.space_init mmu.space_destroy mmu.table_init mmu.table_destroy mmu.set_dir_entry mmu.set_table_entry cpu.set_kernel_stack irq.faults';
 
 /**
  * Every platform operation's count, one array (the `stats` system call copies it out). Read
@@ -111,6 +144,8 @@ export type TickHandler = () => void;
 export type DeviceHandler = (source: number) => void;
 /** What the kernel wants called on SYSCALL, with the entry's frame (lib/trap-frame.ts offsets). */
 export type SyscallHandler = (frame: number) => void;
+/** What the kernel wants called on an exception: the entry's frame, the vector, the fault address. */
+export type FaultHandler = (frame: number, vector: number, addr: number) => void;
 function noTick(): void {}
 function noDevice(source: number): void {}
 let tickHandler: TickHandler = noTick;
@@ -130,7 +165,7 @@ function onDevice(source: number): void {
 /** Once, at boot: vector table and PIC (native), upcall, timer port and block device (pv). Interrupts off. */
 export function platformInit(): void {
   if (TARGET_PV) pvInit(onTick, onDevice);
-  else nativeInit(onTick);
+  else nativeInit(onTick, onDevice);
 }
 
 /** The counters, with pv.hypercalls brought up to date. */
@@ -220,6 +255,63 @@ export function irqSetSyscallHandler(h: SyscallHandler): void {
 }
 
 /**
+ * Route every exception (vectors 0..31) to `h(frame, vector, addr)`, entered like an interrupt,
+ * with interrupts off: native through the vector table (vector from CR Cause, address from CR
+ * FaultAddr), pv through set_trap_table (both from the bounce frame). `h` decides by
+ * irqFrameIsUser whether a task or the kernel faulted. Counted as irq.set_handler; each fault
+ * taken as irq.faults.
+ */
+export function irqSetFaultHandler(h: FaultHandler): void {
+  counters[Op.SetHandler]++;
+  faultHandler = h;
+  if (TARGET_PV) pvSetFault(onFault);
+  else nativeSetFault(onFault);
+}
+
+function noFault(frame: number, vector: number, addr: number): void {}
+let faultHandler: FaultHandler = noFault;
+
+function onFault(frame: number, vector: number, addr: number): void {
+  counters[Op.Faults]++;
+  faultHandler(frame, vector, addr);
+}
+
+/** Whether a frame interrupted privilege-3 code (native: its CPL; pv: guest user mode). Not counted. */
+export function irqFrameIsUser(frame: number): boolean {
+  if (TARGET_PV) return pvFrameIsUser(frame);
+  return nativeFrameIsUser(frame);
+}
+
+/** The flags word of a kernel frame with interrupts enabled (privilege 0; pv: guest kernel mode). Not counted. */
+export function irqKernelFlags(): number {
+  if (TARGET_PV) return BF_FLAG_EVENTS;
+  return FLAG_IF;
+}
+
+/** Power off with `code` (native: the shutdown port; pv: sched_op shutdown). Never returns. */
+export function cpuShutdown(code: number): void {
+  if (TARGET_PV) pvShutdown(code);
+  else nativeShutdown(code);
+  for (;;) cpuHalt();
+}
+
+/** The flags word of a user task's first frame: privilege 3, interrupts enabled. Not counted. */
+export function irqUserFlags(): number {
+  if (TARGET_PV) return pvUserFlags();
+  return nativeUserFlags();
+}
+
+/**
+ * The stack a trap from privilege 3 arrives on (x86's TSS.esp0; Linux's load_sp0, which Xen's
+ * paravirt op turns into stack_switch): set it to a task's kernel stack before it runs user code.
+ */
+export function cpuSetKernelStack(top: number): void {
+  counters[Op.SetKernelStack]++;
+  if (TARGET_PV) pvSetKernelStack(top);
+  else nativeSetKernelStack(top);
+}
+
+/**
  * Inside the tick handler: the frame of the interrupt entry it runs in (native: the timer
  * interrupt's; pv: the upcall's), which the handler may rewrite like a system call's; 0 when the
  * tick was taken without one (pv: an event pending when irqEnable unmasked, dispatched in place,
@@ -299,6 +391,87 @@ export function mmuCurrentBase(): number {
   return nativeCurrentBase();
 }
 
+// mmu: task address spaces -----------------------------------------------------------------------
+//
+// A task's space is a page directory whose kernel slots are the kernel's and whose user slots
+// [userSlot, userEnd) name page tables of its own (Linux's pgd_alloc, set_pmd, set_pte; Xen's
+// pin and mmu_update). pv needs a second, user-only directory per task (Xen's 64-bit PV: the
+// kernel's pages are user pages there, since the kernel runs at privilege 3, so the task must
+// run on a directory without them); native passes 0 for it and ignores it. Directories and tables
+// are pages of the kernel's (page-aligned, zeroed, from the page allocator), named by their
+// kernel virtual address; the kernel reads their entries directly (on pv they are mapped
+// read-only once pinned) and changes them only through these operations.
+
+/** The kernel's own space (start-up's directory): what kernel tasks run on. Not counted. */
+export function mmuKernelSpace(): number {
+  if (TARGET_PV) return pvKernelSpace();
+  return nativeKernelSpace();
+}
+
+/** Make zeroed pages `dir` (and pv's `udir`) a task's space. 0, or -errno (then nothing changed). */
+export function mmuSpaceInit(dir: number, udir: number, userSlot: number, userEnd: number): number {
+  counters[Op.SpaceInit]++;
+  if (TARGET_PV) return pvSpaceInit(dir, udir, userSlot, userEnd);
+  nativeSpaceInit(dir, userSlot);
+  return 0;
+}
+
+/** Undo mmuSpaceInit: the space is not in use and its user slots are empty. */
+export function mmuSpaceDestroy(dir: number, udir: number): number {
+  counters[Op.SpaceDestroy]++;
+  if (TARGET_PV) return pvSpaceDestroy(dir, udir);
+  return 0;
+}
+
+/** Make a zeroed page a page table (pv: read-only and pinned). 0 or -errno. */
+export function mmuTableInit(table: number): number {
+  counters[Op.TableInit]++;
+  if (TARGET_PV) return pvTableInit(table);
+  return 0;
+}
+
+/** Undo mmuTableInit: no directory names the table any more. */
+export function mmuTableDestroy(table: number): number {
+  counters[Op.TableDestroy]++;
+  if (TARGET_PV) return pvTableDestroy(table);
+  return 0;
+}
+
+/** User slot `slot` of the space names page table `table` (0: none); in a batch on pv. 0 or -errno. */
+export function mmuSetDirEntry(dir: number, udir: number, slot: number, table: number): number {
+  counters[Op.SetDirEntry]++;
+  if (TARGET_PV) return pvSetDirEntry(dir, udir, slot, table);
+  nativeSetDirEntry(dir, slot, table);
+  return 0;
+}
+
+/**
+ * Entry `index` of page table `table` (from mmuMakeUserPte, or 0); in a batch on pv. `va` is the
+ * address it maps when the space is in use, whose TLB entry native then drops (pv's hypervisor
+ * flushes after every update by itself), or -1 when the space is not loaded.
+ */
+export function mmuSetTableEntry(table: number, index: number, pte: number, va: number): number {
+  counters[Op.SetTableEntry]++;
+  if (TARGET_PV) return pvSetTableEntry(table, index, pte);
+  nativeSetTableEntry(table, index, pte);
+  if (va >= 0) nativeFlushPage(va);
+  return 0;
+}
+
+/** An entry mapping `frame` (from mmuFrameOf) for a task: P U [W]. Not counted. */
+export function mmuMakeUserPte(frame: number, writable: boolean): number {
+  if (TARGET_PV) return pvMakePte(frame, writable);
+  return nativeMakeUserPte(frame, writable);
+}
+
+/** Switch to a space (pv: both directories; udir 0 for the kernel's own). Counted as mmu.switch. */
+export function mmuSwitchSpace(dir: number, udir: number): number {
+  counters[Op.Switch]++;
+  if (TARGET_PV) return pvSwitchSpace(dir, udir);
+  nativeSwitch(dir);
+  return 0;
+}
+
 // time --------------------------------------------------------------------------------------------
 
 /** Tick after `delta` instructions of virtual time, then every `delta` if `periodic`. */
@@ -364,6 +537,12 @@ export function conRead(): number {
 }
 
 // block -------------------------------------------------------------------------------------------
+
+/** The block device's size in sectors; 0 when there is none. Not counted (a probe). */
+export function blkSectors(): number {
+  if (TARGET_PV) return pvBlkSectors();
+  return nativeBlkSectors();
+}
 
 /** Read one 512-byte sector into `addr` (4-aligned). 0, or -errno. */
 export function blkReadSector(sector: number, addr: number): number {

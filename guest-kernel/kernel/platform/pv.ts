@@ -17,12 +17,15 @@
  * Only platform.ts calls these, inside `if (TARGET_PV)`, so a native build contains none of them.
  */
 import {
+  BF_FLAG_EVENTS,
+  BF_FLAG_USER,
   CONSOLEIO_MAX,
   MMU_NORMAL_PT_UPDATE,
   PV_LINEAR_PT_VA,
   PV_SHARED_INFO_VA,
   PV_START_INFO_VA,
   SOD_CONSOLE_PORT,
+  SOD_PT_BASE,
   SOD_PT_BASE_MFN,
   UVMF_INVLPG,
   VIRQ_TIMER,
@@ -30,7 +33,8 @@ import {
 import { PTE_P, PTE_U, PTE_W } from '../../../abi/isa.ts';
 import { VIRTIO_BLK_S_OK } from '../../../abi/ring.ts';
 import { EVTCHN_WORDS, SI_EVTCHN_PENDING, SI_PENDING_SEL, SI_TIME_HI, SI_TIME_LO, SI_UPCALL_MASK, SI_UPCALL_PENDING } from '../../../abi/shared-info.ts';
-import { blkInit, blkRead, blkWrite } from '../drivers/block.ts';
+import { blkCapacity, blkInit, blkRead, blkWrite } from '../drivers/block.ts';
+import { FRAME_ERRCODE, FRAME_FAULTADDR, FRAME_FLAGS, FRAME_VECTOR } from '../../lib/trap-frame.ts';
 import { eventsInit, eventTake } from '../drivers/events.ts';
 import { machineAddr } from '../drivers/memory.ts';
 import {
@@ -39,10 +43,17 @@ import {
   hcEventChannelBindVirq,
   hcMmuextInvlpgLocal,
   hcMmuextNewBaseptr,
+  hcMmuextNewUserBaseptr,
+  hcMmuextPinL1Table,
+  hcMmuextPinL2Table,
+  hcMmuextUnpinTable,
   hcMmuUpdate,
   hcSchedBlock,
+  hcSchedShutdown,
   hcSetCallbacks,
   hcSetTimerOp,
+  hcSetTrapTable,
+  hcStackSwitch,
   hcUpdateVaMapping,
 } from './hypercalls.ts';
 
@@ -140,6 +151,58 @@ export function pvSetSyscall(h: Syscall): void {
   syscallHook = h;
   calls++;
   hcSetCallbacks(interruptEntry(onUpcall), interruptEntry(onSyscallBounce));
+}
+
+/** The kernel's exception handler (pvSetFault). */
+type Fault = (frame: number, vector: number, addr: number) => void;
+function noFault(frame: number, vector: number, addr: number): void {}
+let faultHook: Fault = noFault;
+/** The exception vectors the machine raises (abi/isa.ts VECTOR_NAMES below 32), as set_trap_table entries. */
+const TRAP_VECTORS = new Int32Array([0, 3, 4, 5, 6, 8, 13, 14, 17]);
+const trapTable = new Int32Array(18);
+
+/** An exception's bounce: vector and address from the frame (the error code is in FRAME_ERRCODE). */
+function onExceptionBounce(frame: number): void {
+  store32(MASK_AT, 1);
+  faultHook(frame, load32(frame + FRAME_VECTOR), load32(frame + FRAME_FAULTADDR));
+}
+
+/** Route every exception vector to `h` with set_trap_table (replacing start-up's table). */
+export function pvSetFault(h: Fault): void {
+  faultHook = h;
+  const entry = interruptEntry(onExceptionBounce);
+  for (let i = 0; i < TRAP_VECTORS.length; i++) {
+    trapTable[2 * i] = TRAP_VECTORS[i];
+    trapTable[2 * i + 1] = entry;
+  }
+  calls++;
+  hcSetTrapTable(addressOf(trapTable), TRAP_VECTORS.length);
+}
+
+/** Whether the bounce came from guest user mode (BF_FLAG_USER). */
+export function pvFrameIsUser(frame: number): boolean {
+  return (load32(frame + FRAME_FLAGS) & BF_FLAG_USER) === BF_FLAG_USER;
+}
+
+/** A fresh user task's first flags: guest user mode, events enabled. */
+export function pvUserFlags(): number {
+  return BF_FLAG_USER | BF_FLAG_EVENTS;
+}
+
+export function pvShutdown(code: number): void {
+  calls++;
+  hcSchedShutdown(code);
+}
+
+/** stack_switch: the kernel stack of bounces from guest user mode (Xen's, as Linux's xen_load_sp0). */
+export function pvSetKernelStack(top: number): void {
+  calls++;
+  hcStackSwitch(top);
+}
+
+/** A page-fault error code for the kernel's message (pv reports it in the frame). */
+export function pvFrameErrCode(frame: number): number {
+  return load32(frame + FRAME_ERRCODE);
 }
 
 /** The bounce frame of the upcall being handled, 0 outside one. */
@@ -259,6 +322,107 @@ export function pvMakePte(frame: number, writable: boolean): number {
   return (frame & ~0xfff) | PTE_P | PTE_U | (writable ? PTE_W : 0);
 }
 
+/** Queue one {ptr, val} (machine address of an entry, its new value); outside a batch, send it at once. */
+function queueUpdate(ptr: number, val: number): number {
+  mmuReqs[mmuQueued * 2] = ptr | MMU_NORMAL_PT_UPDATE;
+  mmuReqs[mmuQueued * 2 + 1] = val;
+  mmuQueued++;
+  if (!mmuBatching || mmuQueued === MMU_BATCH) return mmuFlush();
+  return 0;
+}
+
+/** Remap the kernel's own page at `va` read-only or writable (a page about to become, or no longer, a page table). */
+function remap(va: number, writable: boolean): number {
+  const frame = pvFrameOf(va);
+  if (frame < 0) return frame;
+  calls++;
+  return hcUpdateVaMapping(va, pvMakePte(frame, writable), UVMF_INVLPG);
+}
+
+/**
+ * Two fresh (zeroed) pages as a task's address space, as Xen's Linux pgd_alloc makes a kernel and
+ * a user directory for a 64-bit PV process: `dir` gets the kernel's slots (all but the user range
+ * [userSlot, userEnd) and the last, copied from the directory in use) and its own read-only
+ * self-map in the last slot (the linear page table); `udir` gets nothing but, later, the same user
+ * slots, so that the task at privilege 3 sees only its own pages. Both are made read-only here
+ * and pinned as directories. 0 or -errno (then nothing is pinned).
+ */
+export function pvSpaceInit(dir: number, udir: number, userSlot: number, userEnd: number): number {
+  for (let s = 0; s < 1023; s++) {
+    if (s < userSlot || s >= userEnd) store32(dir + s * 4, load32(LPT_DIR + s * 4));
+  }
+  const dirFrame = pvFrameOf(dir);
+  const udirFrame = pvFrameOf(udir);
+  if (dirFrame < 0 || udirFrame < 0) return EFAULT;
+  store32(dir + 1023 * 4, dirFrame | (load32(LPT_DIR + 1023 * 4) & 0xfff));
+  let r = remap(dir, false);
+  if (r >= 0) r = remap(udir, false);
+  calls++;
+  if (r >= 0) r = hcMmuextPinL2Table(dirFrame >>> 12);
+  if (r < 0) return r;
+  calls++;
+  r = hcMmuextPinL2Table(udirFrame >>> 12);
+  if (r < 0) {
+    calls++;
+    hcMmuextUnpinTable(dirFrame >>> 12);
+  }
+  return r;
+}
+
+/** Undo pvSpaceInit (the space is not in use; its user slots are empty): unpin, writable again. */
+export function pvSpaceDestroy(dir: number, udir: number): number {
+  calls += 2;
+  let r = hcMmuextUnpinTable(pvFrameOf(dir) >>> 12);
+  const r2 = hcMmuextUnpinTable(pvFrameOf(udir) >>> 12);
+  if (r >= 0) r = r2;
+  remap(dir, true);
+  remap(udir, true);
+  return r;
+}
+
+/** A fresh (zeroed) page as a page table: read-only, pinned. 0 or -errno. */
+export function pvTableInit(table: number): number {
+  let r = remap(table, false);
+  calls++;
+  if (r >= 0) r = hcMmuextPinL1Table(pvFrameOf(table) >>> 12);
+  return r;
+}
+
+/** Undo pvTableInit (no directory names it any more). */
+export function pvTableDestroy(table: number): number {
+  calls++;
+  const r = hcMmuextUnpinTable(pvFrameOf(table) >>> 12);
+  remap(table, true);
+  return r;
+}
+
+/** User slot `slot` of both directories names `table` (0: none): two requests of the batch. */
+export function pvSetDirEntry(dir: number, udir: number, slot: number, table: number): number {
+  const val = table === 0 ? 0 : pvFrameOf(table) | PTE_P | PTE_U | PTE_W;
+  const r = queueUpdate(pvFrameOf(dir) + slot * 4, val);
+  if (r < 0) return r;
+  return queueUpdate(pvFrameOf(udir) + slot * 4, val);
+}
+
+/** Entry `index` of page table `table`: one request of the batch (the hypervisor flushes the TLB). */
+export function pvSetTableEntry(table: number, index: number, pte: number): number {
+  return queueUpdate(pvFrameOf(table) + index * 4, pte);
+}
+
+/** The boot directory's (read-only) virtual address: the kernel's own space. */
+export function pvKernelSpace(): number {
+  return load32(PV_START_INFO_VA + SOD_PT_BASE);
+}
+
+/** Switch to a task's pair of directories (udir 0: the kernel's space, no user space). */
+export function pvSwitchSpace(dir: number, udir: number): number {
+  calls += 2;
+  const r = hcMmuextNewBaseptr(pvFrameOf(dir) >>> 12);
+  if (r < 0) return r;
+  base = pvFrameOf(dir);
+  return hcMmuextNewUserBaseptr(udir === 0 ? 0 : pvFrameOf(udir) >>> 12);
+}
+
 export function pvFlushPage(va: number): void {
   calls++;
   hcMmuextInvlpgLocal(va);
@@ -357,6 +521,12 @@ export function pvBlkWrite(sector: number, addr: number): number {
   const r = blkResult(blkWrite(sector, addr, 512));
   pvIrqRestore(f);
   return r;
+}
+
+/** The block device's size in sectors (0: none). */
+export function pvBlkSectors(): number {
+  if (blkError < 0) return 0;
+  return blkCapacity();
 }
 
 export function pvHypercalls(): number {

@@ -29,6 +29,10 @@
  */
 import {
   cpuHalt,
+  cpuSetKernelStack,
+  irqFrameIsUser,
+  irqKernelFlags,
+  irqUserFlags,
   irqFlagsEnabled,
   irqFlagsOn,
   irqFrame,
@@ -40,6 +44,8 @@ import {
   timerArm,
 } from '../platform/platform.ts';
 import { FRAME_FLAGS, FRAME_PC, FRAME_SP } from '../../lib/trap-frame.ts';
+import { vmActivate, vmDestroy, vmHasSpace } from '../mm/vm.ts';
+import { ARGS_MAX, NAME_MAX } from '../syscall-abi.ts';
 
 export const enum TaskState {
   Unused,
@@ -47,6 +53,8 @@ export const enum TaskState {
   Running,
   Sleeping,
   Zombie,
+  /** Reserved by taskReserve while a user program is loaded into it (xv6's EMBRYO / USED). */
+  Embryo,
 }
 
 /** Size of the task table (idle and init included). */
@@ -74,6 +82,8 @@ class Task {
   /** What it sleeps on, while Sleeping. */
   chan = 0;
   killed = false;
+  /** Inside exit: a kill while exit sleeps (closing files) must not start exit again. */
+  exiting = false;
   /** exit status, kept for wait while a Zombie. */
   xstate = 0;
   /** Lowest address of its kernel stack. */
@@ -87,6 +97,16 @@ class Task {
   readonly regs = new Int32Array(15);
   /** Times switched to. */
   runs = 0;
+  /** A user task: it has an address space (../mm/vm.ts space = its slot) and runs at privilege 3. */
+  user = false;
+  /** Its program's name (ps), NUL-padded. */
+  readonly name = new Uint8Array(NAME_MAX + 1);
+  /** Its argument text (SYS_ARGS). */
+  readonly args = new Uint8Array(ARGS_MAX);
+  argsLen = 0;
+  /** Where a fault is delivered (SYS_TRAP), 0 for none; the stack it runs on. */
+  trapEntry = 0;
+  trapStack = 0;
 }
 
 const tasks = recordArray(Task, NTASK);
@@ -95,6 +115,8 @@ const stacks = new Int32Array((NTASK * STACK_BYTES) / 4);
 let current = 1;
 let nextPid = 2;
 let started = false;
+/** The task whose kernel stack traps from privilege 3 arrive on (-1: none set yet). */
+let kstackOwner = -1;
 
 /** Counters, indexes of procStats' output. */
 export const PSTAT_SWITCHES = 0;
@@ -124,7 +146,14 @@ function loadFrame(t: Task, frame: number): void {
   }
   // A killed task that was preempted with interrupts on (not inside a check-and-sleep) exits
   // when it next runs, as xv6 checks p->killed on the way back to user mode.
-  if (t.killed && irqFlagsEnabled(t.flags)) t.pc = addressOf(killedExit);
+  if (t.killed && irqFlagsEnabled(t.flags)) {
+    t.pc = addressOf(killedExit);
+    // A user task resumes in the kernel, on its own (empty) kernel stack, to exit there.
+    if (t.user) {
+      t.sp = t.stackBase + STACK_BYTES;
+      t.flags = irqKernelFlags();
+    }
+  }
   for (let r = 0; r < 15; r++) store32(frame + 4 * r, t.regs[r]);
   store32(frame + FRAME_PC, t.pc);
   store32(frame + FRAME_FLAGS, t.flags);
@@ -155,10 +184,46 @@ function schedule(frame: number): void {
   t.runs++;
   current = next;
   stats[PSTAT_SWITCHES]++;
+  // A user task needs its space loaded and its kernel stack where traps from privilege 3 land
+  // (Linux's switch_mm and load_sp0). A kernel task runs on whatever space is loaded: the
+  // kernel's half is the same in all (Linux's lazy TLB for kernel threads).
+  if (t.user) {
+    vmActivate(next);
+    if (kstackOwner !== next) {
+      cpuSetKernelStack(t.stackBase + STACK_BYTES);
+      kstackOwner = next;
+    }
+  }
   loadFrame(t, frame);
 }
 
+
+/** What a system call from a user task runs (../syscall/), with the entry's frame. */
+export type UserSyscall = (frame: number) => void;
+function noUserSyscall(frame: number): void {
+  store32(frame, ENOSYS);
+}
+let userSyscall: UserSyscall = noUserSyscall;
+
+/** Route system calls from privilege 3 to `h` (the kernel's system-call table). */
+export function procSetUserSyscall(h: UserSyscall): void {
+  userSyscall = h;
+}
+
+/** What exit runs for a user task before it becomes a zombie (close its descriptors). */
+export type ExitHook = (slot: number) => void;
+function noExitHook(slot: number): void {}
+let exitHook: ExitHook = noExitHook;
+
+export function procSetExitHook(h: ExitHook): void {
+  exitHook = h;
+}
+
 function onSyscall(frame: number): void {
+  if (irqFrameIsUser(frame)) {
+    userSyscall(frame);
+    return;
+  }
   const nr = load32(frame);
   if (nr === SYS_SCHED) {
     store32(frame, 0);
@@ -203,8 +268,14 @@ function setup(i: number, entry: TaskEntry, arg: number): void {
   t.parent = i === 0 ? -1 : current;
   t.chan = 0;
   t.killed = false;
+  t.exiting = false;
   t.xstate = 0;
   t.runs = 0;
+  t.user = false;
+  t.argsLen = 0;
+  t.trapEntry = 0;
+  t.trapStack = 0;
+  for (let k = 0; k <= NAME_MAX; k++) t.name[k] = 0;
   t.stackBase = addressOf(stacks) + i * STACK_BYTES;
   for (let r = 0; r < 15; r++) t.regs[r] = 0;
   t.regs[0] = arg;
@@ -271,12 +342,12 @@ export function yieldTask(): void {
 export function sleep(chan: number): void {
   const f = irqSave();
   const t = tasks[current];
-  if (t.killed) exit(KILLED_STATUS);
+  if (t.killed && !t.exiting) exit(KILLED_STATUS);
   t.chan = chan;
   t.state = TaskState.Sleeping;
   sched();
   t.chan = 0;
-  if (t.killed) exit(KILLED_STATUS);
+  if (t.killed && !t.exiting) exit(KILLED_STATUS);
   irqRestore(f);
 }
 
@@ -297,6 +368,10 @@ export function wakeup(chan: number): void {
 export function exit(status: number): void {
   irqSave();
   const t = tasks[current];
+  if (t.user && !t.exiting) {
+    t.exiting = true;
+    exitHook(current);
+  }
   // Orphans go to init, which is woken in case one of them is already a zombie.
   for (let i = 2; i < NTASK; i++) {
     if (tasks[i].parent === current && tasks[i].state !== TaskState.Unused) tasks[i].parent = 1;
@@ -324,6 +399,10 @@ export function wait(status: Int32Array): number {
       if (c.state === TaskState.Zombie) {
         const pid = c.pid;
         if (status.length > 0) status[0] = c.xstate;
+        // xv6 frees the child's memory here too: its space is no longer loaded by anyone who
+        // needs it (vmDestroy loads the kernel's first if a kernel task borrowed it).
+        if (c.user) vmDestroy(i);
+        c.user = false;
         c.state = TaskState.Unused;
         c.parent = -1;
         c.pid = 0;
@@ -348,7 +427,7 @@ export function kill(pid: number): number {
   let r = -1;
   for (let i = 2; i < NTASK; i++) {
     const t = tasks[i];
-    if (t.pid === pid && t.state !== TaskState.Unused && t.state !== TaskState.Zombie) {
+    if (t.pid === pid && t.state !== TaskState.Unused && t.state !== TaskState.Zombie && t.state !== TaskState.Embryo) {
       t.killed = true;
       if (t.state === TaskState.Sleeping) t.state = TaskState.Runnable;
       stats[PSTAT_KILLS]++;
@@ -387,4 +466,132 @@ export function taskState(pid: number): number {
 /** Copy the counters (PSTAT_*) into `out`. */
 export function procStats(out: Int32Array): void {
   for (let i = 0; i < PSTAT_COUNT && i < out.length; i++) out[i] = stats[i];
+}
+
+// user tasks ------------------------------------------------------------------------------------
+
+/** The running task's slot (its address space's index). */
+export function currentSlot(): number {
+  return current;
+}
+
+/** Whether the running task is a user task. */
+export function currentIsUser(): boolean {
+  return tasks[current].user;
+}
+
+/**
+ * Reserve a slot for a user program, a child of the caller, with its pid, name and argument text
+ * (bytes at kernel addresses): its slot, or -1 when the table is full. The slot stays Embryo (not
+ * run, not killed, not waited for) until taskStartUser or taskRelease.
+ */
+export function taskReserve(name: number, nameLen: number, args: number, argsLen: number): number {
+  const f = irqSave();
+  let slot = -1;
+  for (let i = 2; i < NTASK; i++) {
+    if (tasks[i].state === TaskState.Unused) {
+      slot = i;
+      setup(i, idle, 0);
+      tasks[i].state = TaskState.Embryo;
+      break;
+    }
+  }
+  irqRestore(f);
+  if (slot < 0) return -1;
+  const t = tasks[slot];
+  for (let k = 0; k < nameLen && k < NAME_MAX; k++) t.name[k] = load8(name + k);
+  for (let k = 0; k < argsLen && k < ARGS_MAX; k++) t.args[k] = load8(args + k);
+  t.argsLen = argsLen < ARGS_MAX ? argsLen : ARGS_MAX;
+  return slot;
+}
+
+/** Give a reserved slot back (its program could not be loaded); its space is destroyed if it has one. */
+export function taskRelease(slot: number): void {
+  const t = tasks[slot];
+  if (vmHasSpace(slot)) vmDestroy(slot);
+  t.user = false;
+  t.parent = -1;
+  t.pid = 0;
+  t.state = TaskState.Unused;
+}
+
+/**
+ * Make a reserved slot, whose space holds its program, runnable at user `entry` with user stack
+ * `sp`, at privilege 3 with interrupts on. Its pid.
+ */
+export function taskStartUser(slot: number, entry: number, sp: number): number {
+  const t = tasks[slot];
+  for (let r = 0; r < 15; r++) t.regs[r] = 0;
+  t.pc = entry;
+  t.sp = sp;
+  t.flags = irqUserFlags();
+  t.fresh = false;
+  t.user = true;
+  const f = irqSave();
+  t.state = TaskState.Runnable;
+  stats[PSTAT_SPAWNS]++;
+  irqRestore(f);
+  return t.pid;
+}
+
+/** The running task's argument text into `out` (kernel bytes); its length. */
+export function currentArgs(out: Uint8Array): number {
+  const t = tasks[current];
+  for (let k = 0; k < t.argsLen && k < out.length; k++) out[k] = t.args[k];
+  return t.argsLen;
+}
+
+/** SYS_TRAP's registration for the running task (0 entry: none). */
+export function setCurrentTrap(entry: number, stack: number): void {
+  tasks[current].trapEntry = entry;
+  tasks[current].trapStack = stack;
+}
+
+/** The running task's trap entry, dropped as it is taken (a fault in the reporter then kills). */
+export function takeCurrentTrap(): number {
+  const e = tasks[current].trapEntry;
+  tasks[current].trapEntry = 0;
+  return e;
+}
+
+export function currentTrapStack(): number {
+  return tasks[current].trapStack;
+}
+
+/** The running task's name, NUL-padded (for messages). */
+export function currentName(): Uint8Array {
+  return tasks[current].name;
+}
+
+/**
+ * SYS_PS's record of slot `slot` into `rec` (PS_PID.. words) and `name`: 1 when used, 0 when
+ * unused, -1 past the table.
+ */
+export function taskInfo(slot: number, rec: Int32Array, name: Uint8Array): number {
+  if (slot < 0 || slot >= NTASK) return -1;
+  const t = tasks[slot];
+  if (t.state === TaskState.Unused) return 0;
+  rec[0] = t.pid;
+  rec[1] = t.parent >= 0 ? tasks[t.parent].pid : 0;
+  rec[2] = t.state;
+  rec[3] = t.runs;
+  for (let k = 0; k <= NAME_MAX && k < name.length; k++) name[k] = t.name[k];
+  if (slot === 0 && name.length > 4) {
+    name[0] = 105; // idle
+    name[1] = 100;
+    name[2] = 108;
+    name[3] = 101;
+  }
+  if (slot === 1 && name.length > 4) {
+    name[0] = 105; // init
+    name[1] = 110;
+    name[2] = 105;
+    name[3] = 116;
+  }
+  return 1;
+}
+
+/** Whether the running task has been killed (it must not return to user code). */
+export function currentIsKilled(): boolean {
+  return tasks[current].killed;
 }
