@@ -8,7 +8,8 @@
  *   offset  size  field
  *   0       4     magic 'TSVI'
  *   4       2     format version (IMAGE_FORMAT_VERSION)
- *   6       1     target: 0 native, 1 pv
+ *   6       1     target: 0 native, 1 pv, 2 user (a program the tsvisor guest kernel loads
+ *                 into a task at privilege 3, not a bootable image: the hypervisor refuses it)
  *   7       1     reserved, zero
  *   8       2     ABI major       } the hypercall/platform ABI the guest was built for (abi/version.ts)
  *   10      2     ABI minor       }
@@ -42,8 +43,9 @@ const SEG_KNOWN_FLAGS = SEG_R | SEG_W | SEG_X;
 /** Header flags: none are defined in format version 1. */
 const HEADER_KNOWN_FLAGS = 0;
 
-export type ImageTarget = 'native' | 'pv';
-const TARGET_CODES: Readonly<Record<ImageTarget, number>> = { native: 0, pv: 1 };
+export type ImageTarget = 'native' | 'pv' | 'user';
+const TARGET_CODES: Readonly<Record<ImageTarget, number>> = { native: 0, pv: 1, user: 2 };
+const TARGET_BY_CODE: ReadonlyMap<number, ImageTarget> = new Map(Object.entries(TARGET_CODES).map(([t, c]) => [c, t as ImageTarget]));
 
 export interface ImageSegment {
   /** Guest-physical load address. */
@@ -79,7 +81,7 @@ export interface ImageError {
 
 export type DecodeResult = { ok: true; image: GuestImage } | { ok: false; error: ImageError };
 
-/** One line, e.g. `header.target: expected 0 (native) or 1 (pv), got 7`. */
+/** One line, e.g. `header.target: expected 0 (native), 1 (pv) or 2 (user), got 7`. */
 export function formatImageError(e: ImageError): string {
   return `${e.field}: ${e.message}`;
 }
@@ -109,8 +111,8 @@ const RawHeaderSchema = z
     version: z.literal(IMAGE_FORMAT_VERSION, {
       error: (iss) => `unsupported image format version ${shown(iss.input)} (this build reads version ${IMAGE_FORMAT_VERSION})`,
     }),
-    target: z.number().refine((v) => v === TARGET_CODES.native || v === TARGET_CODES.pv, {
-      error: (iss) => `expected 0 (native) or 1 (pv), got ${shown(iss.input)}`,
+    target: z.number().refine((v) => TARGET_BY_CODE.has(v), {
+      error: (iss) => `expected 0 (native), 1 (pv) or 2 (user), got ${shown(iss.input)}`,
     }),
     reserved0: mustBeZero,
     abiMajor: uint(16),
@@ -240,7 +242,7 @@ const SymbolSectionSchema = z.object({
   lines: z.array(LineSchema).optional(),
 });
 
-const ImageTargetSchema = z.enum(['native', 'pv'], { error: (iss) => `expected 'native' or 'pv', got ${shown(iss.input)}` });
+const ImageTargetSchema = z.enum(['native', 'pv', 'user'], { error: (iss) => `expected 'native', 'pv' or 'user', got ${shown(iss.input)}` });
 const AbiSchema = z.object({ major: uint(16), minor: uint(16) });
 
 /** A value for a message: numbers above 9 also in hex, since offsets and addresses read better so. */
@@ -292,7 +294,7 @@ export function decodeImage(bytes: Uint8Array): DecodeResult {
   if (!section.ok) return fail(section.error);
 
   const image: GuestImage = {
-    target: header.target === TARGET_CODES.pv ? 'pv' : 'native',
+    target: TARGET_BY_CODE.get(header.target)!,
     abi: { major: header.abiMajor, minor: header.abiMinor },
     entry: header.entry,
     // Copies, so the image does not alias (and pin) the caller's buffer.

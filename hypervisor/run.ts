@@ -101,9 +101,17 @@ function refused(mode: Mode, message: string): RunResult {
   };
 }
 
+/**
+ * The refusal of an image built for the 'user' target: a program the guest kernel loads into a
+ * task (at privilege 3, linked at USER_BASE, talking to the kernel by SYSCALL), which no mode
+ * boots by itself. One line, naming the way to run it.
+ */
+export const USER_IMAGE_REFUSAL = 'a user program for the tsvisor kernel, not a bootable image: run it with tsvisor run --mode M -- NAME';
+
 /** Why `image` cannot run in `mode`, or null. */
 export function checkBootable(image: GuestImage, mode: Mode): string | null {
   if (!IMPLEMENTED_MODES.includes(mode)) return `mode '${mode}' is not implemented yet (this build runs: ${IMPLEMENTED_MODES.join(', ')})`;
+  if (image.target === 'user') return USER_IMAGE_REFUSAL;
   const wanted = mode === 'pv' ? 'pv' : 'native';
   if (image.target !== wanted) {
     return `image is built for target '${image.target}', mode '${mode}' needs a '${wanted}' image`;

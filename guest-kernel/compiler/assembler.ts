@@ -749,10 +749,10 @@ function collectEqu(a: Assembly, op: Op): void {
 }
 
 function targetOperand(a: Assembly, op: Op): ImageTarget | undefined {
-  if (!operandCount(a, op, 1, 1, '.target native|pv')) return undefined;
+  if (!operandCount(a, op, 1, 1, '.target native|pv|user')) return undefined;
   const name = symbolName(a, op, 0);
-  if (name === 'native' || name === 'pv') return name;
-  if (name !== undefined) a.error(op.operands[0]!.col, `unknown target '${name}' (expected native or pv)`);
+  if (name === 'native' || name === 'pv' || name === 'user') return name;
+  if (name !== undefined) a.error(op.operands[0]!.col, `unknown target '${name}' (expected native, pv or user)`);
   return undefined;
 }
 

@@ -7,6 +7,9 @@
  *   optimize.ts  fold, number values, remove dead code, hoist loop invariants; induction.ts
  *                strength-reduces array indexing; unroll.ts unrolls small pointer loops
  *   regalloc.ts  linear-scan register allocation on the calling convention
+ * Targets: native (the bare machine), pv (a paravirtual domain), user (a program of the guest
+ * kernel, at privilege 3, linked at USER_BASE: startup.ts).
+ *
  *   emit.ts      IR to assembly; peephole.ts; startup.ts adds the target's start-up code and
  *                the default exception handler's entry (guest-kernel/lib/runtime.ts, compiled
  *                into every program); runtime-tables.ts the tables that handler reads
@@ -17,7 +20,10 @@
 import path from 'node:path';
 import ts from 'typescript';
 import { SEG_X } from '../../abi/image.ts';
+import { PAGE_SIZE } from '../../abi/isa.ts';
 import { LOAD_BASE } from '../../abi/platform.ts';
+// The user target's address space is the guest kernel's system-call ABI (plain constants, no imports).
+import { USER_BASE, USER_STACK_PAGES, USER_STACK_TOP } from '../kernel/syscall-abi.ts';
 import { type AsmLine, lineText } from './asm.ts';
 import { assemble, formatAsmError } from './assembler.ts';
 import { type FunctionInfo, GuestContext, targetMemory } from './context.ts';
@@ -37,7 +43,7 @@ import { allocateRegisters, printAllocation } from './regalloc.ts';
 import { RT_CODE_END_LABEL, RUNTIME_ENTRY_FUNCTION, RUNTIME_FILE, runtimeTables, type RuntimeTables } from './runtime-tables.ts';
 import { ENTRY_LABEL, interruptStub, PV_GUARD_LABEL, runtimeEntry, stackLayout, startupCode } from './startup.ts';
 import { SubsetChecker } from './subset.ts';
-import type { CompileOptions, CompileResult, CompileStats, Target } from './types.ts';
+import { type CompileOptions, type CompileResult, type CompileStats, type Target, TARGETS } from './types.ts';
 
 const now = (): number => performance.now();
 
@@ -61,8 +67,8 @@ function compileProgram(entryFile: string, opts: CompileOptions): CompileResult 
   const rootDir = path.resolve(opts.rootDir ?? process.cwd());
   const bag = new DiagnosticBag(rootDir);
   const ms: CompileStats['ms'] = { load: 0, check: 0, lower: 0, optimize: 0, regalloc: 0, emit: 0, assemble: 0 };
-  if (opts.target !== 'native' && opts.target !== 'pv') {
-    bag.add(Code.badOption, `unknown target '${String(opts.target)}' (expected native or pv)`);
+  if (!TARGETS.includes(opts.target)) {
+    bag.add(Code.badOption, `unknown target '${String(opts.target)}' (expected native, pv or user)`);
     return { ok: false, diagnostics: bag.items };
   }
   const fail = (): CompileResult => ({ ok: false, diagnostics: sortDiagnostics(dropLibNoise(bag.items)) });
@@ -161,8 +167,8 @@ function compileProgram(entryFile: string, opts: CompileOptions): CompileResult 
   // The handler's own checks stay out of its table: a fault while it reports stops the machine at once.
   const runtimeFile = displayPath(RUNTIME_FILE, rootDir);
   const programSites = sites.filter((s) => s.site.file !== runtimeFile);
-  const rt = runtimeTables(body, programSites, data, opts.target, ENTRY_LABEL, opts.target === 'pv' ? PV_GUARD_LABEL : undefined);
-  const { text, locs } = layout(opts.target, opts.loadAddress ?? LOAD_BASE, body, tables, data, rt);
+  const rt = runtimeTables(body, programSites, data, opts.target, ENTRY_LABEL, guardOf(opts.target));
+  const { text, locs } = layout(opts.target, opts.loadAddress ?? defaultLoadAddress(opts.target), body, tables, data, rt);
   ms.emit += now() - t;
 
   t = now();
@@ -175,8 +181,8 @@ function compileProgram(entryFile: string, opts: CompileOptions): CompileResult 
   }
   // Each array fits the target on its own (context.ts); together they must too, or the image
   // would be refused only when loaded. Name the largest, where the user can shrink one.
-  const end = result.image.segments.reduce((n, s) => Math.max(n, s.addr + s.memSize), 0);
   const room = targetMemory(opts.target);
+  const end = result.image.segments.reduce((n, s) => Math.max(n, s.addr + s.memSize), 0) - room.base;
   if (end > room.bytes) {
     const arrays = ctx.placedArrays();
     const names = arrays.slice(0, 3).map((a) => `'${a.decl.name.getText()}' (${a.bytes} bytes)`).join(', ');
@@ -213,6 +219,22 @@ function compileProgram(entryFile: string, opts: CompileOptions): CompileResult 
       ...checkCounts([...lowered.values()].filter((fn) => reachable.has(fn.label) && fn.loc.file !== runtimeFile)),
     },
   };
+}
+
+/** Where the code goes when CompileOptions.loadAddress does not say: a user program at USER_BASE, where the kernel's loader wants it. */
+function defaultLoadAddress(target: Target): number {
+  return target === 'user' ? USER_BASE : LOAD_BASE;
+}
+
+/**
+ * The stack's guard page, for the run-time error tables (a fault there is a stack overflow): pv's
+ * is in the image; a user program's is the page the kernel leaves unmapped below the user stack
+ * (syscall-abi.ts), an address known at link time; native start-up stores the one it chooses.
+ */
+function guardOf(target: Target): string | undefined {
+  if (target === 'pv') return PV_GUARD_LABEL;
+  if (target === 'user') return `0x${(USER_STACK_TOP - USER_STACK_PAGES * PAGE_SIZE - PAGE_SIZE).toString(16)}`;
+  return undefined;
 }
 
 /** Run-time checks kept in `fns` (not divisions), and those inside loops (range.ts). */
@@ -308,7 +330,8 @@ function findRuntime(ctx: GuestContext, program: ts.Program): FunctionInfo | und
 /**
  * The whole assembly file: code (read-execute) at the load address, then read-only data (string
  * literals, the run-time error tables) and writable data (the tables' header, module variables,
- * typed arrays, the fault stack; pv: the guard page and the boot stack), each on its own page so
+ * typed arrays, the fault stack; pv: the guard page and the boot stack; user: nothing more, the
+ * kernel gives the stack), each on its own page so
  * a kernel that turns paging on can map them with the right permissions. Native start-up puts its
  * page tables after all of it (startup.ts).
  */

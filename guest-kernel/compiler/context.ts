@@ -18,10 +18,11 @@ import { GUEST_STD_DECLS } from './program.ts';
 import { DEFAULT_MEMORY_BYTES } from '../../abi/platform.ts';
 import { PV_STACK_PAGES, PV_STACK_TOP } from '../../abi/hypercall-numbers.ts';
 import { PAGE_SIZE } from '../../abi/isa.ts';
+import { USER_BASE, USER_IMAGE_MAX } from '../kernel/syscall-abi.ts';
 import { localArrayLength } from './local-arrays.ts';
 import { foldMathCall } from './math.ts';
 import { constantWraps } from './checks.ts';
-import { BOOL, ELEM_BYTES, ELEM_TYPE_NAMES, INT, STRING, VOID, type ElemKind, type IntRange, type Target, type ValueType } from './types.ts';
+import { BOOL, ELEM_BYTES, ELEM_TYPE_NAMES, INT, STRING, targetFlag, VOID, type ElemKind, type IntRange, type Target, type ValueType } from './types.ts';
 
 export interface ParamInfo {
   name: string;
@@ -521,7 +522,10 @@ export class GuestContext {
     if (!ent) return undefined;
     if (ent.kind === 'const') return { kind: 'num', value: ent.value, type: ent.type, ...(ent.unsigned ? { unsigned: true } : {}) };
     if (ent.kind === 'string') return { kind: 'str', text: ent.text };
-    if (ent.kind === 'intrinsic' && ent.name === 'TARGET_PV') return { kind: 'num', value: this.target === 'pv' ? 1 : 0, type: BOOL };
+    if (ent.kind === 'intrinsic') {
+      const flag = targetFlag(ent.name, this.target);
+      if (flag !== undefined) return { kind: 'num', value: flag, type: BOOL };
+    }
     return undefined;
   }
 
@@ -601,10 +605,14 @@ export function unsignedLetMessage(name: string): string {
   return `'${name}' would hold an unsigned value above 2147483647, but a let variable holds a signed 32-bit number, so comparing, dividing or printing it would differ from JavaScript: declare it const, or write (value) | 0 for its signed bits`;
 }
 
-/** Where a program's static data must fit: the native machine's memory, or the pv image area. */
-export function targetMemory(target: Target): { bytes: number; what: string } {
-  if (target === 'pv') return { bytes: PV_STACK_TOP - PV_STACK_PAGES * PAGE_SIZE - PAGE_SIZE, what: "the pv target's image area" };
-  return { bytes: DEFAULT_MEMORY_BYTES, what: "the native target's memory" };
+/**
+ * Where a program's static data must fit, [base, base + bytes): the native machine's memory, the
+ * pv image area, or the user image area the kernel loads (syscall-abi.ts USER_IMAGE_MAX).
+ */
+export function targetMemory(target: Target): { base: number; bytes: number; what: string } {
+  if (target === 'pv') return { base: 0, bytes: PV_STACK_TOP - PV_STACK_PAGES * PAGE_SIZE - PAGE_SIZE, what: "the pv target's image area" };
+  if (target === 'user') return { base: USER_BASE, bytes: USER_IMAGE_MAX, what: "the user target's image area" };
+  return { base: 0, bytes: DEFAULT_MEMORY_BYTES, what: "the native target's memory" };
 }
 
 const TRUNCATING_BINARY = new Set([

@@ -46,6 +46,8 @@ export const Code = {
   recordShape: 'TSG2033',
   functionTable: 'TSG2034',
   unsupportedMath: 'TSG2020',
+  /** An intrinsic the target cannot have (interruptEntry in a user program). */
+  targetOnly: 'TSG2021',
 
   nonConstInit: 'TSG3001',
   literalRange: 'TSG3002',

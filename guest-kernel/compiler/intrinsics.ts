@@ -7,6 +7,7 @@
 import ts from 'typescript';
 import { Code } from './diagnostics.ts';
 import { skipOuter } from './context.ts';
+import { TARGET_FLAGS } from './types.ts';
 import type { SysOp, VReg, Width } from './ir.ts';
 import { constOperand, lowerArgs, lowerExpr, regOperand, toReg, type Operand } from './lower-expr.ts';
 import type { FunctionLowerer } from './lower.ts';
@@ -136,6 +137,11 @@ const INTRINSIC_LOWERINGS: Readonly<Record<string, Lowering>> = {
   },
   interruptEntry(l, call) {
     const arg = skipOuter(call.arguments[0]!);
+    if (l.ctx.target === 'user') {
+      // The stub returns with iret (privileged); a user program is told of its faults by SYS_TRAP.
+      l.ctx.bag.at(call, Code.targetOnly, 'interruptEntry is for kernels: a user program (target user) takes no interrupts; the kernel reports its faults (SYS_TRAP)');
+      return NONE;
+    }
     const fn = functionArg(l, arg);
     if (!fn) {
       l.ctx.bag.at(arg, Code.constArg, 'interruptEntry takes the name of a function declaration');
@@ -153,8 +159,8 @@ const INTRINSIC_LOWERINGS: Readonly<Record<string, Lowering>> = {
   },
 };
 
-/** Names of every intrinsic the compiler expands, including the constant TARGET_PV. */
-export const INTRINSIC_NAMES: readonly string[] = [...Object.keys(INTRINSIC_LOWERINGS), 'TARGET_PV'];
+/** Names of every intrinsic the compiler expands, including the constants TARGET_PV and TARGET_USER. */
+export const INTRINSIC_NAMES: readonly string[] = [...Object.keys(INTRINSIC_LOWERINGS), ...Object.keys(TARGET_FLAGS)];
 
 function functionArg(l: FunctionLowerer, arg: ts.Expression) {
   if (!ts.isIdentifier(arg) && !ts.isPropertyAccessExpression(arg)) return undefined;

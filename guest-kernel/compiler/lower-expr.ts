@@ -22,7 +22,7 @@ import { isConsoleLog, lowerConsoleLog } from './console-log.ts';
 import { defaultArguments } from './params.ts';
 import type { FunctionLowerer } from './lower.ts';
 import { fieldLValue, functionAddress, lowerField, lowerRecordCall, lowerRecordElement, lowerThis, staticAddress } from './records-lower.ts';
-import { ELEM_BYTES, elementRange, type ElemKind, type IntRange } from './types.ts';
+import { ELEM_BYTES, elementRange, targetFlag, type ElemKind, type IntRange } from './types.ts';
 import { isCompoundAssignment } from './subset.ts';
 import { boundsCheck, lowerAddSubMul, lowerDivision, lowerNegate, lowerStep, truncated, wrapTerms } from './checks.ts';
 
@@ -127,7 +127,10 @@ function entityValue(l: FunctionLowerer, ent: Entity, node: ts.Node): Operand {
       return regOperand(dst);
     }
     case 'intrinsic':
-      if (ent.name === 'TARGET_PV') return constOperand(l.ctx.target === 'pv' ? 1 : 0);
+      {
+        const flag = targetFlag(ent.name, l.ctx.target); // TARGET_PV, TARGET_USER
+        if (flag !== undefined) return constOperand(flag);
+      }
       l.ctx.bag.at(node, Code.functionValue, `intrinsic '${ent.name}' can only be called`);
       return ZERO;
     case 'function':

@@ -208,8 +208,9 @@ export class FunctionLowerer implements LocalScope {
   }
 
   private lowerIf(s: ts.IfStatement): void {
-    // `if (TARGET_PV)` and other constant conditions: the other arm is not compiled at all, so
-    // a native build holds no pv code (and pulls in no function only that arm calls).
+    // `if (TARGET_PV)`, `if (TARGET_USER)` and other constant conditions: the other arm is not
+    // compiled at all, so a native build holds no pv code (and pulls in no function only that arm
+    // calls), and a user build no privileged instruction of the library's other arms.
     const c = this.ctx.constValue(s.expression, this);
     if (c?.kind === 'num') {
       const taken = c.value !== 0 ? s.thenStatement : s.elseStatement;

@@ -4,9 +4,10 @@
  * imported, and its `main()` is called. Console output (UART bytes) is captured; a shutdown port
  * write or hypercall ends the run like the machine's shutdown does.
  *
- * The shims model a native machine with nothing attached but the console: `TARGET_PV` is false,
- * raw memory is a private 16 MiB buffer, and intrinsics that only make sense on the machine
- * (control registers, HLT, addresses of guest objects) throw a GuestShimError naming themselves.
+ * The shims model a native machine with nothing attached but the console: `TARGET_PV` and
+ * `TARGET_USER` are false, raw memory is a private 16 MiB buffer, and intrinsics that only make
+ * sense on the machine (control registers, HLT, addresses of guest objects) throw a
+ * GuestShimError naming themselves.
  */
 import { pathToFileURL } from 'node:url';
 import { format } from 'node:util';
@@ -57,6 +58,7 @@ const unavailable = (name: string) => (): never => {
 /** The shims, by intrinsic name (test/guest-kernel checks these match intrinsics.d.ts). */
 export const NODE_SHIMS: Readonly<Record<string, unknown>> = {
   TARGET_PV: false,
+  TARGET_USER: false,
   load8: (a: number) => state.memory.getUint8(state.checkAddr(a, 1)),
   load8s: (a: number) => state.memory.getInt8(state.checkAddr(a, 1)),
   load16: (a: number) => state.memory.getUint16(state.checkAddr(a, 2), true),

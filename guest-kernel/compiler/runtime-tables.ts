@@ -8,7 +8,8 @@
  *   guest only copies bytes; in code order, which is pc order;
  * - the names of exception vectors 0..31 (abi/isa.ts), strings shared with the program's;
  * - native: a 256-entry vector table whose exceptions (0..31) enter the handler's stub;
- *   pv: a trap table for set_trap_table with every named exception vector.
+ *   pv: a trap table for set_trap_table with every named exception vector; user: neither (one
+ *   entry, registered with the kernel by SYS_TRAP).
  *
  * The line table is built from the final assembly lines, before assembly, with each instruction's
  * size in words (`la` and `li32` are two, `li` one or two by its value, all others one); compile.ts
@@ -88,8 +89,9 @@ export function siteMessage(site: SiteLabel['site']): string {
 
 /**
  * Build the tables for `code` (the final assembly lines, entry first) and `sites`; strings go to
- * `data` (call before its rodataLines). `guardLabel`: the pv boot stack's guard page, known at
- * link time (native start-up stores the one it chooses).
+ * `data` (call before its rodataLines). `guardLabel`: the stack's guard page when known at link
+ * time (pv: the boot stack's, a label; user: the page below the user stack, an address), else
+ * undefined (native start-up stores the one it chooses).
  */
 export function runtimeTables(code: readonly AsmLine[], sites: readonly SiteLabel[], data: DataSection, target: Target, entryLabel: string, guardLabel: string | undefined): RuntimeTables {
   // Runs of instructions from one file and line; a file entry where the file changes.
@@ -135,7 +137,7 @@ export function runtimeTables(code: readonly AsmLine[], sites: readonly SiteLabe
     rodata.push(`${RT_VECTOR_TABLE_LABEL}: ; exceptions 0..31 -> the default handler; the rest 0`);
     for (let i = 0; i < RT_VECTORS; i += 8) rodata.push(`    .word ${Array(8).fill(RT_ENTRY_LABEL).join(', ')}`);
     rodata.push(`    .space ${(256 - RT_VECTORS) * 4}`);
-  } else {
+  } else if (target === 'pv') {
     rodata.push(`${RT_TRAP_TABLE_LABEL}: ; set_trap_table: {vector, handler} pairs`);
     for (const v of PV_TRAP_VECTORS) rodata.push(`    .word ${v}, ${RT_ENTRY_LABEL}`);
   }

@@ -6,7 +6,8 @@
  * fault with its source line and shuts down with RUNTIME_ERROR_EXIT_CODE); its return value
  * becomes the shutdown code:
  * - native: OUT to POWER_SHUTDOWN (QEMU's isa-debug-exit, the whole 32-bit value);
- * - pv: HYPERCALL sched_op(SCHEDOP_SHUTDOWN, code).
+ * - pv: HYPERCALL sched_op(SCHEDOP_SHUTDOWN, code);
+ * - user: SYSCALL exit(code) (guest-kernel/kernel/syscall-abi.ts SYS_EXIT).
  * Should the machine carry on after the shutdown request, the start-up code spins.
  *
  * Native start-up, before main:
@@ -25,6 +26,12 @@
  * - set_trap_table: the named exception vectors (abi/isa.ts) enter the handler; stack_switch:
  *   the fault stack, where the hypervisor bounces a double fault (a bounce frame that could not
  *   be written on the kernel stack).
+ * user start-up (a program of the guest kernel, at privilege 3: no vector table, no paging, no
+ * privileged instruction; the kernel has set sp to the user stack and pc to the entry):
+ * - syscall(SYS_TRAP, __rt.entry, __rt.stack_top): r0 = SYS_TRAP, r1 = the handler's entry, r2 =
+ *   the fault stack's top; the kernel delivers a fault there with r0 = vector, r1 = pc, r2 = fault
+ *   address, sp = the fault stack;
+ * - call main; syscall(SYS_EXIT, its result): r1 = result, r0 = SYS_EXIT.
  */
 import {
   BF_FAULTADDR,
@@ -45,6 +52,7 @@ import { type AsmLine, ins, reg } from './asm.ts';
 import type { Loc } from './ir.ts';
 import { PV_TRAP_VECTORS, RT_ENTRY_LABEL, RT_STACK_TOP_LABEL, RT_TABLES_LABEL, RT_TRAP_TABLE_LABEL, RT_VECTOR_TABLE_LABEL } from './runtime-tables.ts';
 import type { Target } from './types.ts';
+import { SYS_EXIT, SYS_TRAP } from '../kernel/syscall-abi.ts';
 
 export const ENTRY_LABEL = '_start';
 
@@ -68,12 +76,14 @@ const MAP_UNROLL = 8;
 export function startupCode(target: Target, mainLabel: string): AsmLine[] {
   const loc: Loc | undefined = undefined;
   const out: AsmLine[] = [{ kind: 'comment', text: `start-up code (${target}): install the default exception handler, call main, shut down with its result` }, { kind: 'label', name: ENTRY_LABEL }];
-  out.push(...(target === 'native' ? nativeSetup() : pvSetup()));
+  out.push(...(target === 'native' ? nativeSetup() : target === 'pv' ? pvSetup() : userSetup()));
   out.push(ins('call', [mainLabel], loc));
   if (target === 'native') {
     out.push(ins('out', [`0x${POWER_SHUTDOWN.toString(16)}`, 'r0']));
-  } else {
+  } else if (target === 'pv') {
     out.push(ins('mov', ['r2', 'r0']), ins('li', ['r1', String(SCHEDOP_SHUTDOWN)]), ins('li', ['r0', String(HC_SCHED_OP)]), ins('hypercall'));
+  } else {
+    out.push(comment('exit(main\'s result)'), ins('mov', ['r1', 'r0']), ins('li', ['r0', String(SYS_EXIT)]), ins('syscall'));
   }
   out.push({ kind: 'label', name: `${ENTRY_LABEL}.spin` }, ins('jmp', [`${ENTRY_LABEL}.spin`]));
   return out;
@@ -147,16 +157,32 @@ function pvSetup(): AsmLine[] {
 }
 
 /**
+ * user: the kernel has set sp (the user stack) and pc; register the run-time error reporter with
+ * SYS_TRAP(entry, fault stack top). Its result is not checked: should the kernel refuse, a fault
+ * simply ends the task with FAULT_STATUS and no line, as it would without the registration.
+ */
+function userSetup(): AsmLine[] {
+  return [
+    comment('faults enter the default handler on the fault stack: syscall(SYS_TRAP, entry, stack top)'),
+    ins('la', ['r1', RT_ENTRY_LABEL]),
+    ins('la', ['r2', RT_STACK_TOP_LABEL]),
+    ins('li', ['r0', String(SYS_TRAP)]),
+    ins('syscall'),
+  ];
+}
+
+/**
  * The default handler's entry, for every exception vector: gather the vector, the faulting pc and
- * the fault address (native: CR Cause, the CPU's trap frame, CR FaultAddr; pv: the bounce frame),
- * move to the fault stack (the faulting one may be exhausted) and call runtimeError, which shuts
- * down and never returns.
+ * the fault address (native: CR Cause, the CPU's trap frame, CR FaultAddr; pv: the bounce frame;
+ * user: already in r0..r2, where the kernel put them on delivering the fault to the SYS_TRAP
+ * entry), move to the fault stack (the faulting one may be exhausted; user: the kernel did, set
+ * again all the same) and call runtimeError, which shuts down and never returns.
  */
 export function runtimeEntry(target: Target, handlerLabel: string): AsmLine[] {
   const out: AsmLine[] = [comment(`default exception handler entry (${target}): runtimeError(vector, pc, fault address, tables) on the fault stack`), label(RT_ENTRY_LABEL)];
   if (target === 'native') {
     out.push(ins('ldw', ['r1', '[sp]']), ins('mfcr', ['r0', 'cause']), ins('mfcr', ['r2', 'faultaddr']));
-  } else {
+  } else if (target === 'pv') {
     out.push(ins('ldw', ['r0', BF_VECTOR === 0 ? '[sp]' : `[sp+${BF_VECTOR}]`]), ins('ldw', ['r1', `[sp+${BF_PC}]`]), ins('ldw', ['r2', `[sp+${BF_FAULTADDR}]`]));
   }
   out.push(ins('la', ['sp', RT_STACK_TOP_LABEL]), ins('la', ['r3', RT_TABLES_LABEL]), ins('call', [handlerLabel]));
@@ -166,13 +192,14 @@ export function runtimeEntry(target: Target, handlerLabel: string): AsmLine[] {
 
 /**
  * The end of the static data: the fault stack (zero-filled, so it takes no room in the file), then
- * pv's guard page and boot stack, or native's page-directory address.
+ * pv's guard page and boot stack, or native's page-directory address (user: nothing more; the
+ * kernel maps the user stack and its guard page).
  */
 export function stackLayout(target: Target): string[] {
   const out = ['.align 16', `    .space ${FAULT_STACK_BYTES} ; the fault stack (see startup.ts)`, `${RT_STACK_TOP_LABEL}:`, '.align 4', '__data_end:'];
   if (target === 'pv') {
     out.push(`.align ${PAGE_SIZE}`, `${PV_GUARD_LABEL}:`, `    .space ${PAGE_SIZE} ; the guard page, unmapped at start-up`, `    .space ${PV_BOOT_STACK_BYTES} ; the boot stack`, `${STACK_TOP_LABEL}:`);
-  } else {
+  } else if (target === 'native') {
     out.push(`.equ ${PAGE_DIRECTORY_LABEL}, (__data_end + ${PAGE_SIZE - 1}) & ~${PAGE_SIZE - 1}`);
   }
   return out;
@@ -190,6 +217,8 @@ export function stackLayout(target: Target): string[] {
  *   a Xen PV kernel returns with HYPERVISOR_iret.
  */
 export function interruptStub(target: Target, stubLabel: string, handlerLabel: string, loc: Loc): AsmLine[] {
+  // intrinsics.ts refuses interruptEntry in a user program, so no stub is ever asked for one.
+  if (target === 'user') throw new Error('compiler bug: an interrupt entry stub for the user target');
   const out: AsmLine[] = [{ kind: 'comment', text: `interrupt entry for ${handlerLabel} (${target}): saves r0..r14, frame = sp` }, { kind: 'label', name: stubLabel }];
   for (let r = 14; r >= 0; r--) out.push(ins('push', [reg(r)], loc));
   out.push(ins('mov', ['r0', 'sp'], loc), ins('call', [handlerLabel], loc));

@@ -5,7 +5,31 @@
  */
 import type { GuestImage } from '../../abi/image.ts';
 
-export type Target = 'native' | 'pv';
+/**
+ * What an image is built for: 'native' boots on the bare machine (and in trap, bt, hw), 'pv' as a
+ * paravirtual domain, 'user' is a program the guest kernel runs at privilege 3 in its own address
+ * space (guest-kernel/kernel/syscall-abi.ts: linked at USER_BASE, talks to the kernel by SYSCALL).
+ */
+export type Target = 'native' | 'pv' | 'user';
+
+/** The targets whose images boot on the machine or as a domain (a user image runs under the guest kernel). */
+export type BootTarget = Exclude<Target, 'user'>;
+
+/** Every target, in the order messages list them. */
+export const TARGETS: readonly Target[] = ['native', 'pv', 'user'];
+
+/**
+ * The compile-time constants that say which target this is (lib/intrinsics.d.ts): TARGET_PV is 1
+ * for pv, TARGET_USER 1 for user; both 0 for native. Folded in the same places (context.ts
+ * constValue, lower-expr.ts), so an `if` on either compiles one arm only.
+ */
+export const TARGET_FLAGS: Readonly<Record<string, Target>> = { TARGET_PV: 'pv', TARGET_USER: 'user' };
+
+/** 1 or 0 when `name` is one of TARGET_FLAGS, undefined for any other name. */
+export function targetFlag(name: string, target: Target): number | undefined {
+  const flagged = TARGET_FLAGS[name];
+  return flagged === undefined ? undefined : flagged === target ? 1 : 0;
+}
 
 /** Element kinds of the supported typed arrays. */
 export type ElemKind = 'i8' | 'u8' | 'i16' | 'u16' | 'i32' | 'u32';
@@ -122,7 +146,7 @@ export interface CompileOptions {
   sharedDirs?: string[];
   /** In-memory sources by absolute path, consulted before the file system (tests). */
   sources?: ReadonlyMap<string, string>;
-  /** Load address of the code (default LOAD_BASE from abi/platform.ts). */
+  /** Load address of the code (default LOAD_BASE from abi/platform.ts; for 'user', USER_BASE from guest-kernel/kernel/syscall-abi.ts). */
   loadAddress?: number;
   /** Optimisation passes on (default true); off gives a straightforward translation for debugging. */
   optimize?: boolean;

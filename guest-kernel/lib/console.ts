@@ -1,23 +1,35 @@
 /**
  * The guest console library: print characters, strings and numbers. Written in the TypeScript
- * subset, for both targets: `TARGET_PV` is a compile-time constant, so a native build contains
- * only the port writes (one OUT per byte to the UART, like a 16550's THR) and a pv build only
- * the console hypercalls (HC_CONSOLE_IO with a buffer, as Xen's console_io). Under Node the
- * intrinsics are shimmed (compiler/node-shim.ts) and the same code prints to a captured buffer.
+ * subset, for every target: `TARGET_PV` and `TARGET_USER` are compile-time constants, so a native
+ * build contains only the port writes (one OUT per byte to the UART, like a 16550's THR), a pv
+ * build only the console hypercalls (HC_CONSOLE_IO with a buffer, as Xen's console_io) and a
+ * user build only write system calls to its standard output (SYS_WRITE to FD_STDOUT,
+ * guest-kernel/kernel/syscall-abi.ts). Under Node the intrinsics are shimmed
+ * (compiler/node-shim.ts) and the same code prints to a captured buffer.
  *
  * Every program loads this module: `console.log(...)` compiles to calls of print, putc,
  * printNumber, printUnsigned and printBoolean (compiler/console-log.ts).
  */
 import { CONSOLEIO_WRITE, HC_CONSOLE_IO } from '../../abi/hypercall-numbers.ts';
 import { UART_DATA } from '../../abi/platform.ts';
+import { FD_STDOUT, SYS_WRITE } from '../kernel/syscall-abi.ts';
 
 /** Digits of a number are built here, last digit first, then written in one go. */
 const digits = new Uint8Array(16);
 
-/** Write `length` bytes starting at address `addr` (pv: one hypercall). */
+/** Write `length` bytes starting at address `addr` (pv: one hypercall; user: write system calls until all are written or one fails). */
 function writeBytes(addr: number, length: number): void {
   if (TARGET_PV) {
     hypercall(HC_CONSOLE_IO, CONSOLEIO_WRITE, addr, length);
+  } else if (TARGET_USER) {
+    let at = addr;
+    let left = length;
+    while (left > 0) {
+      const n = syscall(SYS_WRITE, FD_STDOUT, at, left);
+      if (n <= 0) return;
+      at = (at + n) | 0;
+      left = (left - n) | 0;
+    }
   } else {
     for (let i = 0; i < length; i++) portOut(UART_DATA, load8(addr + i));
   }
@@ -28,6 +40,9 @@ export function putc(c: number): void {
   if (TARGET_PV) {
     digits[0] = c;
     hypercall(HC_CONSOLE_IO, CONSOLEIO_WRITE, addressOf(digits), 1);
+  } else if (TARGET_USER) {
+    digits[0] = c;
+    writeBytes(addressOf(digits), 1);
   } else {
     portOut(UART_DATA, c);
   }
@@ -35,7 +50,7 @@ export function putc(c: number): void {
 
 /** Write a string. */
 export function print(s: string): void {
-  if (TARGET_PV) {
+  if (TARGET_PV || TARGET_USER) {
     writeBytes(addressOf(s), s.length);
   } else {
     for (let i = 0; i < s.length; i++) portOut(UART_DATA, s.charCodeAt(i));
@@ -63,7 +78,7 @@ function printDigits(n: number, base: number, negative: boolean): void {
     at--;
     digits[at] = 45; // '-'
   }
-  if (TARGET_PV) {
+  if (TARGET_PV || TARGET_USER) {
     writeBytes(addressOf(digits) + at, 16 - at);
   } else {
     for (let i = at; i < 16; i++) portOut(UART_DATA, digits[i]);

@@ -9,8 +9,14 @@
  * passing anything else is a compile error, not a slower instruction.
  */
 
-/** True when compiling for the pv target, false for native. A constant: the untaken branch of `if (TARGET_PV)` is not compiled. */
+/** True when compiling for the pv target, false for native and user. A constant: the untaken branch of `if (TARGET_PV)` is not compiled. */
 declare const TARGET_PV: boolean;
+/**
+ * True when compiling for the user target (a program of the guest kernel, at privilege 3, talking
+ * to it by `syscall`: guest-kernel/kernel/syscall-abi.ts), false for native and pv. A constant,
+ * folded like TARGET_PV; false under Node.
+ */
+declare const TARGET_USER: boolean;
 
 // Memory ------------------------------------------------------------------------------------
 

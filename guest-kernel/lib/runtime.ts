@@ -2,8 +2,9 @@
  * The default exception handler of every compiled program. The compiler adds this module to each
  * program it builds (guest code never imports it, and Node never runs it); the start-up code
  * (compiler/startup.ts) points exception vectors 0..31 (native: the vector table; pv: the trap
- * table) at an entry stub that switches to a small static stack and calls `runtimeError`. It
- * reports the first fault on one console line, then shuts the machine down with
+ * table; user: the kernel's SYS_TRAP registration) at an entry stub that switches to a small
+ * static stack and calls `runtimeError`. It reports the first fault on one console line (user:
+ * a write to FD_STDERR), then shuts the machine down (user: exits the task) with
  * RUNTIME_ERROR_EXIT_CODE:
  *
  *   guest-kernel/programs/x.ts:12:9: integer overflow in 'i * i'        a run-time check's site
@@ -18,6 +19,7 @@
 import { CONSOLEIO_WRITE, HC_CONSOLE_IO, HC_SCHED_OP, SCHEDOP_SHUTDOWN } from '../../abi/hypercall-numbers.ts';
 import { PAGE_SIZE, Vector } from '../../abi/isa.ts';
 import { POWER_SHUTDOWN, RUNTIME_ERROR_EXIT_CODE, UART_DATA } from '../../abi/platform.ts';
+import { FD_STDERR, SYS_EXIT, SYS_WRITE } from '../kernel/syscall-abi.ts';
 import {
   RT_CODE,
   RT_FILE_BYTES,
@@ -116,6 +118,7 @@ function lineAt(tables: number, pc: number): number {
 
 function shutdown(): void {
   if (TARGET_PV) hypercall(HC_SCHED_OP, SCHEDOP_SHUTDOWN, RUNTIME_ERROR_EXIT_CODE);
+  else if (TARGET_USER) syscall(SYS_EXIT, RUNTIME_ERROR_EXIT_CODE);
   else portOut(POWER_SHUTDOWN, RUNTIME_ERROR_EXIT_CODE);
 }
 
@@ -175,6 +178,8 @@ export function runtimeError(vector: number, pc: number, faultAddr: number, tabl
   length++;
   if (TARGET_PV) {
     hypercall(HC_CONSOLE_IO, CONSOLEIO_WRITE, addressOf(message), length);
+  } else if (TARGET_USER) {
+    syscall(SYS_WRITE, FD_STDERR, addressOf(message), length);
   } else {
     for (let i = 0; i < length; i++) portOut(UART_DATA, message[i]);
   }

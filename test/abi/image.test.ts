@@ -109,7 +109,7 @@ describe('image round trip', () => {
         flags: fc.integer({ min: 0, max: 7 }),
       });
     const image = fc
-      .tuple(fc.integer({ min: 1, max: 4 }), fc.constantFrom<'native' | 'pv'>('native', 'pv'), fc.dictionary(fc.string({ minLength: 1 }), fc.nat()))
+      .tuple(fc.integer({ min: 1, max: 4 }), fc.constantFrom<GuestImage['target']>('native', 'pv', 'user'), fc.dictionary(fc.string({ minLength: 1 }), fc.nat()))
       .chain(([n, target, symbols]) =>
         fc.tuple(...Array.from({ length: n }, (_, i) => segment(i))).map((segs): GuestImage => {
           const segments = segs.map((s, i) => ({
@@ -147,7 +147,17 @@ describe('image refusals name the field in one line', () => {
   });
 
   it('refuses an unknown target', () => {
-    expect(refusal(patched((v) => v.setUint8(AT.target, 7)))).toBe('header.target: expected 0 (native) or 1 (pv), got 7');
+    expect(refusal(patched((v) => v.setUint8(AT.target, 7)))).toBe('header.target: expected 0 (native), 1 (pv) or 2 (user), got 7');
+    expect(refusal(patched((v) => v.setUint8(AT.target, 3)))).toBe('header.target: expected 0 (native), 1 (pv) or 2 (user), got 3');
+  });
+
+  it('reads target code 2 as a user program, and writes it back', () => {
+    const user = patched((v) => v.setUint8(AT.target, 2));
+    const decoded = decodeImage(user);
+    expect(decoded).toEqual({ ok: true, image: { ...sampleImage(), target: 'user' } });
+    expect(decoded.ok && encodeImage(decoded.image)).toEqual(user);
+    expect(encodeImage({ ...sampleImage(), target: 'user' })[AT.target]).toBe(2);
+    expect(checkImage({ ...sampleImage(), target: 'arm' as 'user' })).toEqual({ field: 'target', message: "expected 'native', 'pv' or 'user', got 'arm'" });
   });
 
   it('refuses non-zero reserved fields and unknown header flags', () => {

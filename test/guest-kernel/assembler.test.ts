@@ -312,7 +312,7 @@ describe('errors name file:line:col', () => {
     expect(error('nop\n.align 3')).toBe('t.s:2:8: alignment must be a power of two, got 3');
     expect(error('nop\n.space')).toBe('t.s:2:1: .space takes 1 to 2 operands (.space N [, fill]), got 0');
     expect(error('nop\n.ascii 5')).toBe('t.s:2:8: .ascii operand 1: expected a string, got 5');
-    expect(error('.target arm\nnop')).toBe("t.s:1:9: unknown target 'arm' (expected native or pv)");
+    expect(error('.target arm\nnop')).toBe("t.s:1:9: unknown target 'arm' (expected native, pv or user)");
     expect(error('.org 0x2000, rwq\nnop')).toBe("t.s:1:14: bad segment flags 'rwq' (use each of the letters r, w, x at most once)");
   });
 

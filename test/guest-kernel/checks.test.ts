@@ -14,7 +14,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { RUNTIME_ERROR_EXIT_CODE } from '../../abi/platform.ts';
 import { runInNode } from '../../guest-kernel/compiler/node-shim.ts';
 import { main as cliMain } from '../../hypervisor/cli.ts';
-import type { Target } from '../../guest-kernel/compiler/types.ts';
+import type { BootTarget as Target } from '../../guest-kernel/compiler/types.ts';
 import { compileFile, compileSource, compileSources, errorsOf, functionAsm, loopsOf as loopsOfFunction, PROGRAMS, run, withProgramFiles } from './helpers.ts';
 
 const FILE = 'guest-kernel/programs/__test__/main.ts';

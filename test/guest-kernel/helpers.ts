@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compile } from '../../guest-kernel/compiler/compile.ts';
 import { formatDiagnostic } from '../../guest-kernel/compiler/diagnostics.ts';
-import type { CompileOptions, CompileResult, Target } from '../../guest-kernel/compiler/types.ts';
+import type { BootTarget, CompileOptions, CompileResult, Target } from '../../guest-kernel/compiler/types.ts';
 import type { GuestImage } from '../../abi/image.ts';
 import { expect } from 'vitest';
 import { runInNode } from '../../guest-kernel/compiler/node-shim.ts';
@@ -77,7 +77,7 @@ export function functionAsm(asm: string, label: string): string[] {
 }
 
 /** Every mode, with the build it runs: the native image natively, under trap and hw; the pv image in pv. */
-export const MODES: readonly { mode: Mode; target: Target }[] = [
+export const MODES: readonly { mode: Mode; target: BootTarget }[] = [
   { mode: 'native', target: 'native' },
   { mode: 'trap', target: 'native' },
   { mode: 'hw', target: 'native' },

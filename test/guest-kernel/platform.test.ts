@@ -10,7 +10,7 @@ import { CLASS_TABLE, ClassCode, decode } from '../../abi/isa.ts';
 import { SEG_X, type GuestImage } from '../../abi/image.ts';
 import { runImage, type RunResult } from '../../hypervisor/run.ts';
 import { compileFile, compileSources, MODES, ROOT } from './helpers.ts';
-import type { Target } from '../../guest-kernel/compiler/types.ts';
+import type { BootTarget as Target } from '../../guest-kernel/compiler/types.ts';
 import { formatDiagnostic } from '../../guest-kernel/compiler/diagnostics.ts';
 
 const CHECK = path.join(ROOT, 'guest-kernel/kernel/platform/tests/platform-check.ts');

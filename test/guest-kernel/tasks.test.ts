@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { CLASS_TABLE, ClassCode, decode } from '../../abi/isa.ts';
 import { SEG_X, type GuestImage } from '../../abi/image.ts';
 import { runImage, type RunResult } from '../../hypervisor/run.ts';
-import type { Target } from '../../guest-kernel/compiler/types.ts';
+import type { BootTarget as Target } from '../../guest-kernel/compiler/types.ts';
 import { compileFile, compileSource, MODES, ROOT } from './helpers.ts';
 
 const CHECK = path.join(ROOT, 'guest-kernel/kernel/proc/tests/tasks-check.ts');

@@ -153,7 +153,7 @@ main.L14:
     pop r9
     pop r8
     ret
-; function runtimeError (guest-kernel/lib/runtime.ts:127)
+; function runtimeError (guest-kernel/lib/runtime.ts:130)
 runtimeError:
     push r8
     push r9
@@ -576,11 +576,11 @@ fill.L1:
 fill.L3:
     pop r8
     ret
-; function putc (guest-kernel/lib/console.ts:27)
+; function putc (guest-kernel/lib/console.ts:39)
 putc:
     out 0x3f8, r0
     ret
-; function print (guest-kernel/lib/console.ts:37)
+; function print (guest-kernel/lib/console.ts:52)
 print:
     li r1, 0
     ldw r2, [r0-4]
@@ -612,7 +612,7 @@ print.L1:
     blt r1, r0, print.L1
 print.L3:
     ret
-; function printHex (guest-kernel/lib/console.ts:101)
+; function printHex (guest-kernel/lib/console.ts:116)
 printHex:
     push r8
     push r9
@@ -642,7 +642,7 @@ printHex.L3:
 printHex.L6:
     addi r1, r0, 87
     jmp printHex.L7
-; function put (guest-kernel/lib/runtime.ts:46)
+; function put (guest-kernel/lib/runtime.ts:48)
 put:
     la r1, length
     ldw r1, [r1]
@@ -664,7 +664,7 @@ put.chk7:
     stw r1, [r0]
 put.L2:
     ret
-; function putString (guest-kernel/lib/runtime.ts:54)
+; function putString (guest-kernel/lib/runtime.ts:56)
 putString:
     push r8
     push r9
@@ -690,7 +690,7 @@ putString.L3:
     pop r9
     pop r8
     ret
-; function putText (guest-kernel/lib/runtime.ts:59)
+; function putText (guest-kernel/lib/runtime.ts:61)
 putText:
     push r8
     push r9
@@ -712,7 +712,7 @@ putText.L3:
     pop r9
     pop r8
     ret
-; function putDecimal (guest-kernel/lib/runtime.ts:63)
+; function putDecimal (guest-kernel/lib/runtime.ts:65)
 putDecimal:
     push r8
     mov r8, r0
@@ -733,7 +733,7 @@ putDecimal.chk12:
     call put
     pop r8
     ret
-; function putHex (guest-kernel/lib/runtime.ts:69)
+; function putHex (guest-kernel/lib/runtime.ts:71)
 putHex:
     push r8
     push r9
@@ -799,7 +799,7 @@ putHex.L17:
     mov r0, r1
     call put
     jmp putHex.L12
-; function siteAt (guest-kernel/lib/runtime.ts:79)
+; function siteAt (guest-kernel/lib/runtime.ts:81)
 siteAt:
     li r2, 28
     add r2, r0, r2
@@ -831,7 +831,7 @@ siteAt.chk18:
     addo r4, r0, r4
     mov r0, r4
     jmp siteAt.L2
-; function fileAt (guest-kernel/lib/runtime.ts:90)
+; function fileAt (guest-kernel/lib/runtime.ts:92)
 fileAt:
     li r2, 20
     add r2, r0, r2
@@ -867,7 +867,7 @@ fileAt.chk20:
     addo r5, r0, r5
     mov r0, r5
     jmp fileAt.L2
-; function lineAt (guest-kernel/lib/runtime.ts:103)
+; function lineAt (guest-kernel/lib/runtime.ts:105)
 lineAt:
     push r8
     push r9
@@ -926,7 +926,7 @@ lineAt.L10:
 lineAt.L11:
     mov r0, r8
     jmp lineAt.L7
-; function shutdown (guest-kernel/lib/runtime.ts:117)
+; function shutdown (guest-kernel/lib/runtime.ts:119)
 shutdown:
     li r0, 134
     out 0xf4, r0
@@ -1046,26 +1046,26 @@ str.25:
 ; run-time error tables (abi/runtime-tables.ts)
 __rt.lines:
     .word 0x3b00000, 0x100021, 0x1a00022, 0x800023, 0x500024, 0x200025, 0x100026, 0x100027
-    .word 0xb00028, 0x300029, 0x20002a, 0x20002b, 0x150002c, 0xb0007f, 0x500080, 0x100081
-    .word 0x800082, 0x400084, 0x800086, 0xe00089, 0x80008a, 0x20008b, 0x40008c, 0x20008d
-    .word 0x40008e, 0x9000ae, 0x6000af, 0x6000b3, 0x400090, 0x400091, 0x300092, 0x200093
-    .word 0x200094, 0x200095, 0x300096, 0x300098, 0x600099, 0x300092, 0x300099, 0x150009a
-    .word 0x20009b, 0x30009c, 0x3000a7, 0x2000a8, 0x3000a9, 0x20009d, 0x30009e, 0x1000a5
-    .word 0x12000a0, 0x3000a1, 0x3000a0, 0x2000a1, 0x3000a3, 0x2000a4, 0x4000a5, 0x4000a2
-    .word 0x3000aa, 0x3000ab, 0x3000a9, 0xd000b3, 0x1000b5, 0x8000b6, 0x400007, 0x100008
+    .word 0xb00028, 0x300029, 0x20002a, 0x20002b, 0x150002c, 0xb00082, 0x500083, 0x100084
+    .word 0x800085, 0x400087, 0x800089, 0xe0008c, 0x80008d, 0x20008e, 0x40008f, 0x200090
+    .word 0x400091, 0x9000b1, 0x6000b2, 0x6000b8, 0x400093, 0x400094, 0x300095, 0x200096
+    .word 0x200097, 0x200098, 0x300099, 0x30009b, 0x60009c, 0x300095, 0x30009c, 0x150009d
+    .word 0x20009e, 0x30009f, 0x3000aa, 0x2000ab, 0x3000ac, 0x2000a0, 0x3000a1, 0x1000a8
+    .word 0x12000a3, 0x3000a4, 0x3000a3, 0x2000a4, 0x3000a6, 0x2000a7, 0x4000a8, 0x4000a5
+    .word 0x3000ad, 0x3000ae, 0x3000ac, 0xd000b8, 0x1000ba, 0x8000bb, 0x400007, 0x100008
     .word 0x40000a, 0x20000b, 0x100008, 0x100009, 0x80000a, 0x10000b, 0x300008, 0x50000d
     .word 0x20000a, 0x10000f, 0x100010, 0x3900011, 0x300012, 0x100015, 0x100016, 0x400018
     .word 0x200019, 0x400017, 0x200018, 0x200019, 0x200018, 0x200019, 0x200018, 0x200019
-    .word 0x200018, 0x200019, 0x400017, 0x200018, 0x200019, 0x200017, 0x20001b, 0x100020
-    .word 0x100022, 0x1800029, 0x10002b, 0x500065, 0x100066, 0x100068, 0x100066, 0x200067
-    .word 0x400068, 0x200066, 0x50006a, 0x200068, 0x50002f, 0x800030, 0x600031, 0x100033
-    .word 0x400036, 0x400037, 0x900038, 0x400039, 0x30003b, 0xb0003c, 0x30003d, 0x20003f
-    .word 0x500040, 0x500041, 0x200042, 0x300045, 0x100046, 0x800047, 0x300048, 0xc00047
-    .word 0x300049, 0x30004a, 0x500048, 0x30004c, 0x90004a, 0x300050, 0x300051, 0x200052
-    .word 0x300053, 0x400052, 0x300056, 0x100053, 0x400054, 0x30005b, 0x30005c, 0x10005d
-    .word 0x20005e, 0x30005f, 0x40005e, 0x200063, 0x10005f, 0x400060, 0x400061, 0x200067
-    .word 0x300068, 0x300069, 0x30006a, 0x50006b, 0x20006c, 0x80006d, 0x50006e, 0x20006f
-    .word 0x40006c, 0x400072, 0x60006f, 0x200070, 0x200077, 0x100078
+    .word 0x200018, 0x200019, 0x400017, 0x200018, 0x200019, 0x200017, 0x20001b, 0x10002f
+    .word 0x100031, 0x1800038, 0x10003a, 0x500074, 0x100075, 0x100077, 0x100075, 0x200076
+    .word 0x400077, 0x200075, 0x500079, 0x200077, 0x500031, 0x800032, 0x600033, 0x100035
+    .word 0x400038, 0x400039, 0x90003a, 0x40003b, 0x30003d, 0xb0003e, 0x30003f, 0x200041
+    .word 0x500042, 0x500043, 0x200044, 0x300047, 0x100048, 0x800049, 0x30004a, 0xc00049
+    .word 0x30004b, 0x30004c, 0x50004a, 0x30004e, 0x90004c, 0x300052, 0x300053, 0x200054
+    .word 0x300055, 0x400054, 0x300058, 0x100055, 0x400056, 0x30005d, 0x30005e, 0x10005f
+    .word 0x200060, 0x300061, 0x400060, 0x200065, 0x100061, 0x400062, 0x400063, 0x200069
+    .word 0x30006a, 0x30006b, 0x30006c, 0x50006d, 0x20006e, 0x80006f, 0x500070, 0x200071
+    .word 0x40006e, 0x400074, 0x600071, 0x200072, 0x20007a, 0x10007b
 __rt.files:
     .word _start + 236, str.13
     .word _start + 568, str.14

@@ -81,7 +81,7 @@ main:
     call fib
     pop r8
     ret
-; function runtimeError (guest-kernel/lib/runtime.ts:127)
+; function runtimeError (guest-kernel/lib/runtime.ts:130)
 runtimeError:
     push r8
     push r9
@@ -373,11 +373,11 @@ fib.chk5:
     pop r9
     pop r8
     ret
-; function putc (guest-kernel/lib/console.ts:27)
+; function putc (guest-kernel/lib/console.ts:39)
 putc:
     out 0x3f8, r0
     ret
-; function print (guest-kernel/lib/console.ts:37)
+; function print (guest-kernel/lib/console.ts:52)
 print:
     li r1, 0
     ldw r2, [r0-4]
@@ -409,7 +409,7 @@ print.L1:
     blt r1, r0, print.L1
 print.L3:
     ret
-; function printDigits (guest-kernel/lib/console.ts:52)
+; function printDigits (guest-kernel/lib/console.ts:67)
 printDigits:
     li r3, 0
     beq r2, r3, printDigits.L2
@@ -495,7 +495,7 @@ printDigits.L12:
 printDigits.chk11:
     addio r11, r9, 87
     jmp printDigits.L13
-; function printlnNumber (guest-kernel/lib/console.ts:79)
+; function printlnNumber (guest-kernel/lib/console.ts:94)
 printlnNumber:
     li r1, 10
     slti r2, r0, 0
@@ -503,7 +503,7 @@ printlnNumber:
     li r0, 10
     call putc
     ret
-; function printKV (guest-kernel/lib/console.ts:109)
+; function printKV (guest-kernel/lib/console.ts:124)
 printKV:
     push r8
     mov r8, r1
@@ -512,7 +512,7 @@ printKV:
     call printlnNumber
     pop r8
     ret
-; function put (guest-kernel/lib/runtime.ts:46)
+; function put (guest-kernel/lib/runtime.ts:48)
 put:
     la r1, length
     ldw r1, [r1]
@@ -534,7 +534,7 @@ put.chk13:
     stw r1, [r0]
 put.L2:
     ret
-; function putString (guest-kernel/lib/runtime.ts:54)
+; function putString (guest-kernel/lib/runtime.ts:56)
 putString:
     push r8
     push r9
@@ -560,7 +560,7 @@ putString.L3:
     pop r9
     pop r8
     ret
-; function putText (guest-kernel/lib/runtime.ts:59)
+; function putText (guest-kernel/lib/runtime.ts:61)
 putText:
     push r8
     push r9
@@ -582,7 +582,7 @@ putText.L3:
     pop r9
     pop r8
     ret
-; function putDecimal (guest-kernel/lib/runtime.ts:63)
+; function putDecimal (guest-kernel/lib/runtime.ts:65)
 putDecimal:
     push r8
     mov r8, r0
@@ -603,7 +603,7 @@ putDecimal.chk18:
     call put
     pop r8
     ret
-; function putHex (guest-kernel/lib/runtime.ts:69)
+; function putHex (guest-kernel/lib/runtime.ts:71)
 putHex:
     push r8
     push r9
@@ -669,7 +669,7 @@ putHex.L17:
     mov r0, r1
     call put
     jmp putHex.L12
-; function siteAt (guest-kernel/lib/runtime.ts:79)
+; function siteAt (guest-kernel/lib/runtime.ts:81)
 siteAt:
     li r2, 28
     add r2, r0, r2
@@ -701,7 +701,7 @@ siteAt.chk24:
     addo r4, r0, r4
     mov r0, r4
     jmp siteAt.L2
-; function fileAt (guest-kernel/lib/runtime.ts:90)
+; function fileAt (guest-kernel/lib/runtime.ts:92)
 fileAt:
     li r2, 20
     add r2, r0, r2
@@ -737,7 +737,7 @@ fileAt.chk26:
     addo r5, r0, r5
     mov r0, r5
     jmp fileAt.L2
-; function lineAt (guest-kernel/lib/runtime.ts:103)
+; function lineAt (guest-kernel/lib/runtime.ts:105)
 lineAt:
     push r8
     push r9
@@ -796,7 +796,7 @@ lineAt.L10:
 lineAt.L11:
     mov r0, r8
     jmp lineAt.L7
-; function shutdown (guest-kernel/lib/runtime.ts:117)
+; function shutdown (guest-kernel/lib/runtime.ts:119)
 shutdown:
     li r0, 134
     out 0xf4, r0
@@ -868,27 +868,27 @@ str.14:
     .align 4
     .word 37
 str.15:
-    .ascii "57:17: division by zero in 'v % base'"
+    .ascii "72:17: division by zero in 'v % base'"
     .align 4
     .word 41
 str.16:
-    .ascii "59:5: index out of bounds in 'digits[at]'"
+    .ascii "74:5: index out of bounds in 'digits[at]'"
     .align 4
     .word 37
 str.17:
-    .ascii "60:10: division by zero in 'v / base'"
+    .ascii "75:10: division by zero in 'v / base'"
     .align 4
     .word 41
 str.18:
-    .ascii "64:5: index out of bounds in 'digits[at]'"
+    .ascii "79:5: index out of bounds in 'digits[at]'"
     .align 4
     .word 31
 str.19:
-    .ascii "54:26: integer overflow in '-n'"
+    .ascii "69:26: integer overflow in '-n'"
     .align 4
     .word 35
 str.20:
-    .ascii "59:36: integer overflow in '87 + d'"
+    .ascii "74:36: integer overflow in '87 + d'"
     .align 4
     .word 12
 str.21:
@@ -928,24 +928,24 @@ str.29:
 .align 4
 ; run-time error tables (abi/runtime-tables.ts)
 __rt.lines:
-    .word 0x3b00000, 0x100008, 0x700009, 0x40000a, 0xb0007f, 0x500080, 0x100081, 0x800082
-    .word 0x400084, 0x800086, 0xe00089, 0x80008a, 0x20008b, 0x40008c, 0x20008d, 0x40008e
-    .word 0x9000ae, 0x6000af, 0x6000b3, 0x400090, 0x400091, 0x300092, 0x200093, 0x200094
-    .word 0x200095, 0x300096, 0x300098, 0x600099, 0x300092, 0x300099, 0x150009a, 0x20009b
-    .word 0x30009c, 0x3000a7, 0x2000a8, 0x3000a9, 0x20009d, 0x30009e, 0x1000a5, 0x12000a0
-    .word 0x3000a1, 0x3000a0, 0x2000a1, 0x3000a3, 0x2000a4, 0x4000a5, 0x4000a2, 0x3000aa
-    .word 0x3000ab, 0x3000a9, 0xd000b3, 0x1000b5, 0x8000b6, 0xf00005, 0x100020, 0x100022
-    .word 0x1800029, 0x10002b, 0x700036, 0x100037, 0x100039, 0x30003b, 0x200039, 0x10003a
-    .word 0x50003b, 0x10003c, 0x10003d, 0x20003e, 0x10003f, 0x600040, 0x1900045, 0x500047
-    .word 0x300036, 0x20003b, 0x300050, 0x200051, 0x100052, 0x20006d, 0x10006e, 0x20006f
-    .word 0x200070, 0x50002f, 0x800030, 0x600031, 0x100033, 0x400036, 0x400037, 0x900038
-    .word 0x400039, 0x30003b, 0xb0003c, 0x30003d, 0x20003f, 0x500040, 0x500041, 0x200042
-    .word 0x300045, 0x100046, 0x800047, 0x300048, 0xc00047, 0x300049, 0x30004a, 0x500048
-    .word 0x30004c, 0x90004a, 0x300050, 0x300051, 0x200052, 0x300053, 0x400052, 0x300056
-    .word 0x100053, 0x400054, 0x30005b, 0x30005c, 0x10005d, 0x20005e, 0x30005f, 0x40005e
-    .word 0x200063, 0x10005f, 0x400060, 0x400061, 0x200067, 0x300068, 0x300069, 0x30006a
-    .word 0x50006b, 0x20006c, 0x80006d, 0x50006e, 0x20006f, 0x40006c, 0x400072, 0x60006f
-    .word 0x200070, 0x200077, 0x100078
+    .word 0x3b00000, 0x100008, 0x700009, 0x40000a, 0xb00082, 0x500083, 0x100084, 0x800085
+    .word 0x400087, 0x800089, 0xe0008c, 0x80008d, 0x20008e, 0x40008f, 0x200090, 0x400091
+    .word 0x9000b1, 0x6000b2, 0x6000b8, 0x400093, 0x400094, 0x300095, 0x200096, 0x200097
+    .word 0x200098, 0x300099, 0x30009b, 0x60009c, 0x300095, 0x30009c, 0x150009d, 0x20009e
+    .word 0x30009f, 0x3000aa, 0x2000ab, 0x3000ac, 0x2000a0, 0x3000a1, 0x1000a8, 0x12000a3
+    .word 0x3000a4, 0x3000a3, 0x2000a4, 0x3000a6, 0x2000a7, 0x4000a8, 0x4000a5, 0x3000ad
+    .word 0x3000ae, 0x3000ac, 0xd000b8, 0x1000ba, 0x8000bb, 0xf00005, 0x10002f, 0x100031
+    .word 0x1800038, 0x10003a, 0x700045, 0x100046, 0x100048, 0x30004a, 0x200048, 0x100049
+    .word 0x50004a, 0x10004b, 0x10004c, 0x20004d, 0x10004e, 0x60004f, 0x1900054, 0x500056
+    .word 0x300045, 0x20004a, 0x30005f, 0x200060, 0x100061, 0x20007c, 0x10007d, 0x20007e
+    .word 0x20007f, 0x500031, 0x800032, 0x600033, 0x100035, 0x400038, 0x400039, 0x90003a
+    .word 0x40003b, 0x30003d, 0xb0003e, 0x30003f, 0x200041, 0x500042, 0x500043, 0x200044
+    .word 0x300047, 0x100048, 0x800049, 0x30004a, 0xc00049, 0x30004b, 0x30004c, 0x50004a
+    .word 0x30004e, 0x90004c, 0x300052, 0x300053, 0x200054, 0x300055, 0x400054, 0x300058
+    .word 0x100055, 0x400056, 0x30005d, 0x30005e, 0x10005f, 0x200060, 0x300061, 0x400060
+    .word 0x200065, 0x100061, 0x400062, 0x400063, 0x200069, 0x30006a, 0x30006b, 0x30006c
+    .word 0x50006d, 0x20006e, 0x80006f, 0x500070, 0x200071, 0x40006e, 0x400074, 0x600071
+    .word 0x200072, 0x20007a, 0x10007b
 __rt.files:
     .word _start + 236, str.11
     .word _start + 284, str.12
