@@ -12,7 +12,7 @@ import { mmuBegin, mmuEnd } from '../platform/platform.ts';
 import { PAGE_SIZE } from '../mm/page-alloc.ts';
 import { vmCreate, vmMap } from '../mm/vm.ts';
 import { taskRelease, taskReserve } from '../proc/proc.ts';
-import { ENOENT, EAGAIN, ENOEXEC, ENOMEM, NAME_MAX, USER_BASE, USER_IMAGE_MAX, USER_STACK_PAGES, USER_STACK_TOP } from '../syscall-abi.ts';
+import { EAGAIN, ENOEXEC, ENOMEM, NAME_MAX, USER_BASE, USER_IMAGE_MAX, USER_STACK_PAGES, USER_STACK_TOP } from '../syscall-abi.ts';
 
 /** 'TSVI' read as a little-endian word. */
 const IMAGE_MAGIC = 0x49565354;
@@ -71,20 +71,20 @@ function copy(dst: number, src: number, len: number): void {
 
 /** Whether the image at [base, base + size) is one we load: -ENOEXEC when not, else 0. */
 function checkImage(base: number, size: number): number {
-  if (size < HEADER_BYTES || u32(base) !== IMAGE_MAGIC || u16(base + 4) !== IMAGE_FORMAT_VERSION || load8(base + 6) !== TARGET_USER) return ENOEXEC;
+  if (size < HEADER_BYTES || u32(base) !== IMAGE_MAGIC || u16(base + 4) !== IMAGE_FORMAT_VERSION || load8(base + 6) !== TARGET_USER) return -ENOEXEC;
   const count = u16(base + 16);
-  if (count === 0 || count > MAX_SEGMENTS || size - HEADER_BYTES < count * SEGMENT_BYTES) return ENOEXEC;
+  if (count === 0 || count > MAX_SEGMENTS || size - HEADER_BYTES < count * SEGMENT_BYTES) return -ENOEXEC;
   const entry = u32(base + 12);
-  if (entry < USER_BASE || entry - USER_BASE >= USER_IMAGE_MAX) return ENOEXEC;
+  if (entry < USER_BASE || entry - USER_BASE >= USER_IMAGE_MAX) return -ENOEXEC;
   for (let k = 0; k < count; k++) {
     const seg = base + HEADER_BYTES + k * SEGMENT_BYTES;
     const addr = u32(seg);
     const off = u32(seg + 4);
     const fileSize = u32(seg + 8);
     const memSize = u32(seg + 12);
-    if (addr < USER_BASE || (addr & (PAGE_SIZE - 1)) !== 0) return ENOEXEC;
-    if (memSize < 0 || memSize > USER_IMAGE_MAX || addr - USER_BASE > USER_IMAGE_MAX - memSize) return ENOEXEC;
-    if (fileSize < 0 || fileSize > memSize || off < 0 || off > size || fileSize > size - off) return ENOEXEC;
+    if (addr < USER_BASE || (addr & (PAGE_SIZE - 1)) !== 0) return -ENOEXEC;
+    if (memSize < 0 || memSize > USER_IMAGE_MAX || addr - USER_BASE > USER_IMAGE_MAX - memSize) return -ENOEXEC;
+    if (fileSize < 0 || fileSize > memSize || off < 0 || off > size || fileSize > size - off) return -ENOEXEC;
   }
   return 0;
 }
@@ -98,7 +98,7 @@ function loadSegment(slot: number, base: number, seg: number): number {
   const writable = (u32(seg + 16) & SEG_W) !== 0;
   for (let page = 0; page < memSize; page += PAGE_SIZE) {
     const frame = vmMap(slot, addr + page, writable);
-    if (frame === 0) return ENOMEM;
+    if (frame === 0) return -ENOMEM;
     if (page < fileSize) copy(frame, base + off + page, fileSize - page < PAGE_SIZE ? fileSize - page : PAGE_SIZE);
   }
   return 0;
@@ -124,17 +124,17 @@ export function loadProgram(index: number, args: number, argsLen: number): numbe
   let nameEnd = nameAt;
   while (PROGRAM_NAMES.charCodeAt(nameEnd) !== 32) nameEnd++;
   const slot = taskReserve(addressOf(PROGRAM_NAMES) + nameAt, nameEnd - nameAt, args, argsLen);
-  if (slot < 0) return EAGAIN;
+  if (slot < 0) return -EAGAIN;
   if (vmCreate(slot) < 0) {
     taskRelease(slot);
-    return ENOMEM;
+    return -ENOMEM;
   }
   mmuBegin();
   let r = 0;
   const count = u16(base + 16);
   for (let k = 0; k < count && r === 0; k++) r = loadSegment(slot, base, base + HEADER_BYTES + k * SEGMENT_BYTES);
   for (let p = 1; p <= USER_STACK_PAGES && r === 0; p++) {
-    if (vmMap(slot, USER_STACK_TOP - p * PAGE_SIZE, true) === 0) r = ENOMEM;
+    if (vmMap(slot, USER_STACK_TOP - p * PAGE_SIZE, true) === 0) r = -ENOMEM;
   }
   mmuEnd();
   if (r < 0) {
@@ -149,4 +149,3 @@ export function programEntry(index: number): number {
   return u32(addressOf(programImages) + programOffsets[index] + 12);
 }
 
-export const NO_PROGRAM = ENOENT;

@@ -120,6 +120,15 @@ function onUartIrq(frame: number): void {
   shadowFromFrame(frame);
 }
 
+/**
+ * The kernel has a device handler: let the UART interrupt on input. Not before: the line is
+ * level-triggered, and a handler that does not read the input would be entered again at once.
+ */
+export function nativeEnableConsoleIrq(): void {
+  portOut(UART_IER, UART_IER_RX);
+  portOut(PIC_MASK, 0xff & ~((1 << IRQ_TIMER) | (1 << IRQ_UART)));
+}
+
 /** Every exception vector's entry: the vector from CR Cause, the address from CR FaultAddr. */
 function onException(frame: number): void {
   ifShadow = false;
@@ -178,8 +187,7 @@ export function nativeInit(tick: Tick, device: Device): void {
   cli();
   ifShadow = false;
   writeCr(Cr.Vbar, addressOf(vectors));
-  portOut(UART_IER, UART_IER_RX);
-  portOut(PIC_MASK, 0xff & ~((1 << IRQ_TIMER) | (1 << IRQ_UART)));
+  portOut(PIC_MASK, 0xff & ~(1 << IRQ_TIMER));
   base = readCr(Cr.Ptbr);
   kernelDir = base;
 }

@@ -17,6 +17,7 @@
  */
 import {
   nativeBlkSectors,
+  nativeEnableConsoleIrq,
   nativeShutdown,
   nativeFrameIsUser,
   nativeKernelSpace,
@@ -233,12 +234,14 @@ export function irqSetTickHandler(h: TickHandler): void {
 }
 
 /**
- * Device events: pv calls `h(SRC_CONSOLE)` on console input (VIRQ_CONSOLE). The native UART
- * raises no interrupt, so there the kernel polls conRead (on its tick, say).
+ * Device events: `h(SRC_CONSOLE)` on console input, from the UART's receive interrupt (native,
+ * unmasked only now: the line is level-triggered, so `h` must read the input with conRead until
+ * -1) or VIRQ_CONSOLE (pv).
  */
 export function irqSetDeviceHandler(h: DeviceHandler): void {
   counters[Op.SetHandler]++;
   deviceHandler = h;
+  if (!TARGET_PV) nativeEnableConsoleIrq();
 }
 
 /**

@@ -47,6 +47,7 @@ import {
   ENOMEM,
   ENOSYS,
   ESRCH,
+  IO_MAX,
   KILLED_STATUS,
   MAP_MAX_PAGES,
   NAME_MAX,
@@ -132,10 +133,10 @@ function sysUptime(a: number, b: number, c: number, d: number, e: number): numbe
 }
 
 function sysArgs(buf: number, len: number, c: number, d: number, e: number): number {
-  if (len < 0) return -EINVAL;
+  if (len < 0 || len > IO_MAX) return -EINVAL;
+  if (!vmCheck(currentSlot(), buf, len, true)) return -EFAULT;
   const n = currentArgs(argsBuf);
   const copy = n < len ? n : len;
-  if (!vmCheck(currentSlot(), buf, copy, true)) return -EFAULT;
   for (let k = 0; k < copy; k++) store8(buf + k, argsBuf[k]);
   return n;
 }
@@ -207,20 +208,20 @@ const nameBuf = new Uint8Array(32);
 
 function sysStats(buf: number, count: number, c: number, d: number, e: number): number {
   const n = statCount();
-  if (count < 0) return -EINVAL;
+  if (count < 0 || count > IO_MAX / 4) return -EINVAL;
+  if (!vmCheck(currentSlot(), buf, count * 4, true)) return -EFAULT;
   const copy = count < n ? count : n;
-  if (!vmCheck(currentSlot(), buf, copy * 4, true)) return -EFAULT;
   statsInto(statBuf);
   for (let i = 0; i < copy; i++) store32(buf + i * 4, statBuf[i]);
   return n;
 }
 
 function sysStatName(i: number, buf: number, len: number, d: number, e: number): number {
-  if (len < 0 || len > 4096) return -EINVAL;
+  if (len < 0 || len > IO_MAX) return -EINVAL;
+  if (!vmCheck(currentSlot(), buf, len, true)) return -EFAULT;
   const n = statName(i, nameBuf);
   if (n < 0) return -EINVAL;
   const copy = n < len ? n : len;
-  if (!vmCheck(currentSlot(), buf, copy, true)) return -EFAULT;
   for (let k = 0; k < copy; k++) store8(buf + k, nameBuf[k]);
   return n;
 }
