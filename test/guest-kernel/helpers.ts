@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { compile } from '../../guest-kernel/compiler/compile.ts';
 import { formatDiagnostic } from '../../guest-kernel/compiler/diagnostics.ts';
 import type { BootTarget, CompileOptions, CompileResult, Target } from '../../guest-kernel/compiler/types.ts';
-import type { GuestImage } from '../../abi/image.ts';
+import { SEG_X, type GuestImage } from '../../abi/image.ts';
+import { CLASS_TABLE, decode } from '../../abi/isa.ts';
 import { expect } from 'vitest';
 import { runInNode } from '../../guest-kernel/compiler/node-shim.ts';
 import { type Mode, runImage, type RunResult } from '../../hypervisor/run.ts';
@@ -133,4 +134,25 @@ export async function withProgramFiles<T>(files: Record<string, string>, body: (
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The class (abi/isa.ts ClassCode) of every instruction word in the image's executable segments,
+ * with the addresses where each occurs: how a test proves that a pv build holds no privileged or
+ * sensitive instruction and a native build no hypercall.
+ */
+export function instructionClasses(image: GuestImage): Map<number, string[]> {
+  const found = new Map<number, string[]>();
+  for (const seg of image.segments) {
+    if ((seg.flags & SEG_X) === 0) continue;
+    const view = new DataView(seg.data.buffer, seg.data.byteOffset, seg.data.byteLength);
+    for (let o = 0; o + 4 <= seg.data.length; o += 4) {
+      const insn = decode(view.getUint32(o, true));
+      if (!insn) continue;
+      const cls = CLASS_TABLE[insn.opcode]!;
+      const at = `0x${(seg.addr + o).toString(16)}`;
+      found.set(cls, [...(found.get(cls) ?? []), at]);
+    }
+  }
+  return found;
 }

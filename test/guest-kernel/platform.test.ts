@@ -6,10 +6,10 @@
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLASS_TABLE, ClassCode, decode } from '../../abi/isa.ts';
-import { SEG_X, type GuestImage } from '../../abi/image.ts';
+import { ClassCode } from '../../abi/isa.ts';
+import type { GuestImage } from '../../abi/image.ts';
 import { runImage, type RunResult } from '../../hypervisor/run.ts';
-import { compileFile, compileSources, MODES, ROOT } from './helpers.ts';
+import { compileFile, compileSources, instructionClasses, MODES, ROOT } from './helpers.ts';
 import type { BootTarget as Target } from '../../guest-kernel/compiler/types.ts';
 import { formatDiagnostic } from '../../guest-kernel/compiler/diagnostics.ts';
 
@@ -28,23 +28,6 @@ const images: Record<Target, GuestImage> = {
 function runWithDisk(image: GuestImage, mode: (typeof MODES)[number]['mode']): { r: RunResult; disk: Uint8Array } {
   const disk = new Uint8Array(64 * 1024);
   return { r: runImage(image, { mode, disk, maxInstructions: MAX }), disk };
-}
-
-/** Opcode classes of every instruction word in the image's executable segments. */
-function classesOf(image: GuestImage): Map<number, string[]> {
-  const found = new Map<number, string[]>();
-  for (const seg of image.segments) {
-    if ((seg.flags & SEG_X) === 0) continue;
-    const view = new DataView(seg.data.buffer, seg.data.byteOffset, seg.data.byteLength);
-    for (let o = 0; o + 4 <= seg.data.length; o += 4) {
-      const insn = decode(view.getUint32(o, true));
-      if (!insn) continue;
-      const cls = CLASS_TABLE[insn.opcode]!;
-      const at = `0x${(seg.addr + o).toString(16)}`;
-      found.set(cls, [...(found.get(cls) ?? []), at]);
-    }
-  }
-  return found;
 }
 
 function compileText(text: string, target: Target): GuestImage {
@@ -118,11 +101,11 @@ describe('the platform layer', () => {
   });
 
   it('builds the pv image without privileged or sensitive instructions, and the native one without hypercalls', () => {
-    const pv = classesOf(images.pv);
+    const pv = instructionClasses(images.pv);
     expect(pv.get(ClassCode.Privileged) ?? []).toEqual([]);
     expect(pv.get(ClassCode.Sensitive) ?? []).toEqual([]);
     expect((pv.get(ClassCode.Hypercall) ?? []).length).toBeGreaterThan(0);
-    const native = classesOf(images.native);
+    const native = instructionClasses(images.native);
     expect(native.get(ClassCode.Hypercall) ?? []).toEqual([]);
     expect((native.get(ClassCode.Privileged) ?? []).length).toBeGreaterThan(0);
   });

@@ -9,11 +9,11 @@
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLASS_TABLE, ClassCode, decode } from '../../abi/isa.ts';
-import { SEG_X, type GuestImage } from '../../abi/image.ts';
+import { ClassCode } from '../../abi/isa.ts';
+import type { GuestImage } from '../../abi/image.ts';
 import { runImage, type RunResult } from '../../hypervisor/run.ts';
 import type { BootTarget as Target } from '../../guest-kernel/compiler/types.ts';
-import { compileFile, compileSource, MODES, ROOT } from './helpers.ts';
+import { compileFile, compileSource, instructionClasses, MODES, ROOT } from './helpers.ts';
 
 const CHECK = path.join(ROOT, 'guest-kernel/kernel/proc/tests/tasks-check.ts');
 const MAX = 50_000_000;
@@ -92,18 +92,7 @@ describe('kernel tasks', () => {
   });
 
   it('each build holds its own arm only: no privileged or sensitive instruction in pv, no hypercall in native', () => {
-    const classes = (image: GuestImage): Set<number> => {
-      const found = new Set<number>();
-      for (const seg of image.segments) {
-        if ((seg.flags & SEG_X) === 0) continue;
-        const view = new DataView(seg.data.buffer, seg.data.byteOffset, seg.data.byteLength);
-        for (let o = 0; o + 4 <= seg.data.length; o += 4) {
-          const insn = decode(view.getUint32(o, true));
-          if (insn) found.add(CLASS_TABLE[insn.opcode]!);
-        }
-      }
-      return found;
-    };
+    const classes = (image: GuestImage): Set<number> => new Set(instructionClasses(image).keys());
     const pv = classes(images.pv);
     expect([pv.has(ClassCode.Privileged), pv.has(ClassCode.Sensitive)]).toEqual([false, false]);
     expect(classes(images.native).has(ClassCode.Hypercall)).toBe(false);
