@@ -124,6 +124,30 @@ describe('the shell', () => {
   });
 });
 
+describe('crash consistency, through the whole kernel', () => {
+  // crashwork rewrites cw0..cw3 round by round (open O_TRUNC, one write, close: atomic by the
+  // store's promise); stopped anywhere, the next boot's check must pass and crashcheck must find
+  // every file wholly one version, the versions a prefix of the writes.
+  it.each([MODES[0]!, MODES[3]!])('$mode: stopped at 50 instruction counts, the next boot mounts and every file is old or new', (m) => {
+    const full = boot(m, 'crashwork 3');
+    expect({ console: full.r.console, exitCode: full.r.exitCode }).toEqual({ console: 'crashwork: 3 rounds\n', exitCode: 0 });
+    const states: string[] = [];
+    for (let k = 1; k <= 50; k++) {
+      const disk = new Uint8Array(DISK_BYTES);
+      const stopAt = Math.floor((full.r.instructions * k) / 51);
+      const cut = runImage(withCmdline(images[m.target], 'crashwork 3'), { mode: m.mode, disk, maxInstructions: stopAt });
+      expect(cut.stop).toBe('limit');
+      const check = boot(m, 'crashcheck', { disk });
+      expect({ stopAt, console: check.r.console.replace(/^versions.*\n/m, ''), exitCode: check.r.exitCode }).toEqual({ stopAt, console: 'crashcheck: ok\n', exitCode: 0 });
+      states.push(/^versions (.*)$/m.exec(check.r.console)![1]!);
+    }
+    // The stops are spread over the run: the state moves from nothing written to the last round.
+    expect(states[0]).toMatch(/^[01] [01] [01] [01]$/);
+    expect(states.at(-1)).toMatch(/^3 3 [23] [23]$/);
+    expect(new Set(states).size).toBeGreaterThanOrEqual(8);
+  });
+});
+
 describe('-- PROGRAM ARGS', () => {
   it('runs one program with its arguments and powers off with its exit status', () => {
     const m = MODES[0]!;
