@@ -14,13 +14,14 @@ import type { Readable } from 'node:stream';
 import type { ReadStream } from 'node:tty';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import chalk from 'chalk';
-import { decodeImage, encodeImage, formatImageError, type GuestImage } from '../abi/image.ts';
+import { decodeImage, encodeImage, formatImageError, segmentFlagsString, type GuestImage } from '../abi/image.ts';
 import { disassembleImage } from '../abi/listing.ts';
 import { assemble, formatAsmError, formatListing } from '../guest-kernel/compiler/assembler.ts';
 import { DiskFile } from './disk-file.ts';
 import { FileError, MAX_IMAGE_BYTES, MAX_SOURCE_BYTES, readRegularFile, writeOutputs, type Output } from './fs-util.ts';
 import { makeTracer } from './machine/trace.ts';
-import { MODES, runImageLive, type Mode, type RunResult } from './run.ts';
+import { IMPLEMENTED_MODES, MODES, runImageLive, type Mode, type RunResult } from './run.ts';
+import { buildKernel, cmdlineBytes, DEFAULT_CACHE_DIR, KERNEL_TARGETS, KernelBuildError, withCmdline, type KernelBuild, type KernelTarget } from './kernel-build.ts';
 import { StreamInput } from './live-input.ts';
 import { ConsoleStream, streamOut, textOut, type ByteOut } from './console-stream.ts';
 import { FlagError, flagSet, joinNegativeValues, memoryMiB, oneOf, positiveInt, seconds, utf8Text } from './flags.ts';
@@ -56,7 +57,11 @@ export interface Command {
   options: Options;
   /** One line per option, for --help. */
   help: Record<string, string>;
-  run(positionals: string[], values: Record<string, string | boolean | undefined>, io: Io): number | Promise<number>;
+  /**
+   * `afterDash`: the words after a `--` (undefined when there is none); they are in `positionals`
+   * too, after those before it, so a command that does not care sees them as before.
+   */
+  run(positionals: string[], values: Record<string, string | boolean | undefined>, io: Io, afterDash?: string[]): number | Promise<number>;
 }
 
 export interface Io {
@@ -218,10 +223,39 @@ function stdinForInput(): Readable | undefined {
   return process.stdin;
 }
 
+/** The kernel cache: $TSVISOR_CACHE_DIR, else node_modules/.cache/tsvisor in the repository. */
+function kernelCacheDir(): string {
+  const env = process.env.TSVISOR_CACHE_DIR;
+  return env !== undefined && env !== '' ? env : DEFAULT_CACHE_DIR;
+}
+
+/** Build (or take from the cache) the kernel for `target`; progress and notes go to stderr. */
+function kernelBuild(target: KernelTarget, io: Io): Promise<KernelBuild> {
+  return buildKernel(target, { cacheDir: kernelCacheDir(), log: (line) => io.err(`tsvisor: ${line}\n`) });
+}
+
+/**
+ * The image `run` boots when it is given none: the guest kernel with `cmdline` written into it
+ * (kernel-build.ts), the pv build for pv and the native build for the other modes. A mode the
+ * hypervisor does not implement gets an empty image instead of a build: run refuses the mode
+ * before it looks at the image, with the same message as for an image file.
+ */
+async function kernelImage(mode: Mode, cmdline: string, io: Io): Promise<GuestImage> {
+  if (!IMPLEMENTED_MODES.includes(mode)) return { target: 'native', abi: { major: ABI_MAJOR, minor: ABI_MINOR }, entry: 0, segments: [] };
+  const built = await kernelBuild(mode === 'pv' ? 'pv' : 'native', io);
+  return withCmdline(built.image, cmdline);
+}
+
 export const COMMANDS: Record<string, Command> = {
   run: {
-    summary: 'boot a guest image and stream its console',
-    usage: 'tsvisor run IMAGE [--mode MODE] [--json] [--trace] [--max-instructions N] [--timeout SECONDS] [--memory MIB] [--disk FILE [--disk-readonly]] [--input TEXT] [--cmdline TEXT]',
+    summary: 'boot a guest image, or the guest kernel, and stream its console',
+    usage:
+      'tsvisor run [IMAGE] [--mode MODE] [--json] [--trace] [--max-instructions N] [--timeout SECONDS] [--memory MIB] [--disk FILE [--disk-readonly]] [--input TEXT] [--cmdline TEXT] [-- PROGRAM ARGS...]\n' +
+      '\n' +
+      'With no IMAGE, boots the guest kernel (guest-kernel/kernel/): the pv build for --mode pv, the native build for\n' +
+      'native, trap and hw, compiled only when its sources changed ("building the kernel (native)..." on stderr) and\n' +
+      'cached in $TSVISOR_CACHE_DIR (default node_modules/.cache/tsvisor; see tsvisor kernel build). Its command line\n' +
+      'is empty (the shell), or PROGRAM ARGS... after --, joined by single spaces (run that program, shut down with its status).',
     options: {
       ...HELP,
       mode: { type: 'string', default: 'native' },
@@ -245,10 +279,18 @@ export const COMMANDS: Record<string, Command> = {
       '--disk FILE': 'back the block device with FILE, a raw image used in place: the sectors the guest wrote are written into it on each guest FLUSH and when the run ends (never replaced or rewritten whole)',
       '--disk-readonly': "open the --disk FILE read-only: the guest's writes fail (needed for a file without write permission)",
       '--input TEXT': 'console input: what the UART hands the guest (native, trap, hw), or console_io read (pv); without it, input is read live from stdin when stdin is a terminal (raw mode; Ctrl-C stops the run), a pipe or a file, and a guest waiting for input waits until stdin ends',
-      '--cmdline TEXT': `pv: the command line in the start-of-day page (at most ${SOD_CMDLINE_MAX - 1} bytes of UTF-8)`,
+      '--cmdline TEXT': `pv: the command line in the start-of-day page (at most ${SOD_CMDLINE_MAX - 1} bytes of UTF-8); not the kernel's, which follows --`,
+      '-- PROGRAM ARGS...': `no IMAGE: the kernel's command line, at most 255 bytes of UTF-8 (an IMAGE starting with '-' is named ./-x.img)`,
     },
-    async run(pos, v, io) {
-      const path = one(pos, 'image file');
+    async run(allPos, v, io, afterDash) {
+      // Words after -- are the kernel's command line; before it, at most one IMAGE.
+      const pos = afterDash === undefined ? allPos : allPos.slice(0, allPos.length - afterDash.length);
+      if (pos.length > 1) throw new UsageError(`expected one image file, got ${pos.length}: ${pos.join(' ')}`);
+      const path = pos[0];
+      const kernelCmdline = (afterDash ?? []).join(' ');
+      if (path !== undefined && kernelCmdline !== '') {
+        throw new UsageError(`run: the words after -- are the kernel's command line (run without IMAGE); an image's is --cmdline (pv)`);
+      }
       // Every flag is checked before anything is read or opened (flags.ts).
       const mode = oneOf(v.mode, '--mode', MODES, 'mode');
       const maxInstructions = positiveInt(v['max-instructions'], '--max-instructions', DEFAULT_MAX_INSTRUCTIONS);
@@ -257,7 +299,8 @@ export const COMMANDS: Record<string, Command> = {
       const cmdline = utf8Text(v.cmdline, '--cmdline', SOD_CMDLINE_MAX - 1);
       const diskPath = v.disk as string | undefined;
       if (v['disk-readonly'] === true && diskPath === undefined) throw new UsageError('--disk-readonly: needs --disk FILE');
-      const image = loadImage(path);
+      if (path === undefined) cmdlineBytes(kernelCmdline); // at most 255 bytes: one line, before any build
+      const file = path === undefined ? undefined : loadImage(path);
       // Opened in place, as QEMU opens a raw image (disk-file.ts): refused now, with one line, if
       // it is not a regular file, too large, or not writable without --disk-readonly.
       let df: DiskFile | undefined;
@@ -268,12 +311,16 @@ export const COMMANDS: Record<string, Command> = {
       }
       const json = v.json === true;
       const live = liveConsole(io);
-      // --input TEXT is all the input there is; only without it is stdin read, live.
-      const stdin = typeof v.input === 'string' ? undefined : io.input?.();
-      const liveIn = stdin ? openLiveInput(stdin) : undefined;
+      let liveIn: ReturnType<typeof openLiveInput> | undefined;
       let r: RunResult;
       let diskError: string | undefined;
       try {
+        // After the flags and the disk: a mistake in them is reported before seconds of compiling.
+        const image = file ?? (await kernelImage(mode, kernelCmdline, io));
+        // --input TEXT is all the input there is; only without it is stdin read, live.
+        const stdin = typeof v.input === 'string' ? undefined : io.input?.();
+        const li = stdin ? openLiveInput(stdin) : undefined;
+        liveIn = li;
         r = await interruptible((signal) =>
           runImageLive(image, {
             mode,
@@ -287,7 +334,7 @@ export const COMMANDS: Record<string, Command> = {
             // flush for the guest, not the run.
             ...(df ? { disk: df.bytes, onDiskWrite: (o: number, l: number) => df.noteWrite(o, l), diskReadOnly: df.readOnly, onFlush: () => df.flush() } : {}),
             ...(typeof v.input === 'string' ? { input: new TextEncoder().encode(v.input) } : {}),
-            ...(liveIn ? { liveInput: liveIn.input } : {}),
+            ...(li ? { liveInput: li.input } : {}),
             ...(cmdline !== undefined ? { cmdline } : {}),
             ...(json ? {} : { onConsoleOutput: live.stream.sink }),
             ...(v.trace ? { tracer: makeTracer(live.trace, { portName: portNamer(), image }), trace: live.trace } : {}),
@@ -340,17 +387,17 @@ export const COMMANDS: Record<string, Command> = {
   },
   compile: {
     summary: 'compile a guest written in the TypeScript subset into an image',
-    usage: 'tsvisor compile ENTRY.ts --target native|pv -o OUT.img [--listing OUT.lst] [--unchecked]',
+    usage: 'tsvisor compile ENTRY.ts --target native|pv|user -o OUT.img [--listing OUT.lst] [--unchecked]',
     options: { ...HELP, target: { type: 'string', default: 'native' }, output: { type: 'string', short: 'o' }, listing: { type: 'string' }, unchecked: { type: 'boolean' } },
     help: {
-      '--target native|pv': 'the platform the image is for (default native): start-up, console and shutdown differ',
+      '--target native|pv|user': 'what the image is for (default native): a native or pv guest (start-up, console and shutdown differ), or a user program of the guest kernel (loaded at USER_BASE, system calls)',
       '-o, --output OUT.img': 'image to write (required)',
       '--listing OUT.lst': 'also write a listing: address, encoding, disassembly and source line',
       '--unchecked': 'no run-time checks of integer overflow, array bounds or inexact division (for comparison in benchmarks): such a program wraps and reads or writes outside its arrays silently; division by zero still traps',
     },
     async run(pos, v, io) {
       const entry = one(pos, 'entry file');
-      const target = oneOf(v.target, '--target', ['native', 'pv'] as const, 'target');
+      const target = oneOf(v.target, '--target', ['native', 'pv', 'user'] as const, 'target');
       if (typeof v.output !== 'string') throw new UsageError('compile: missing -o OUT.img');
       // The compiler host reads files itself and would wait forever on a FIFO: the entry must be
       // a regular file under the size limit, like every other input.
@@ -376,6 +423,34 @@ export const COMMANDS: Record<string, Command> = {
       const st = result.stats;
       const checks = unchecked ? 'no run-time checks (--unchecked)' : `${st.checks} run-time checks (${st.checksInLoops} in loops)`;
       io.out(`${v.output}: ${target} image, ${st.functions} functions, ${st.codeBytes} bytes of code, ${st.dataBytes} bytes of data, ${checks}\n`);
+      return 0;
+    },
+  },
+  kernel: {
+    summary: 'build the guest kernel (and its user programs) into the cache',
+    usage:
+      'tsvisor kernel build [--target native|pv|all]\n' +
+      '\n' +
+      'Compiles the user programs of guest-kernel/kernel/user/ (target user) and the kernel with them embedded, unless\n' +
+      'the cache holds the image already: one file per build, keyed by a hash of guest-kernel/{compiler,lib,kernel}/ and\n' +
+      'abi/, in $TSVISOR_CACHE_DIR (default node_modules/.cache/tsvisor). Prints each image\'s path and sizes.',
+    options: { ...HELP, target: { type: 'string', default: 'all' } },
+    help: {
+      '--target native|pv|all': 'the build(s) to make (default all): native boots in modes native, trap and hw; pv in mode pv',
+    },
+    async run(pos, v, io) {
+      if (pos.length !== 1 || pos[0] !== 'build') {
+        throw new UsageError(pos.length === 0 ? 'kernel: missing subcommand (tsvisor kernel build)' : `kernel: unknown subcommand '${pos.join(' ')}' (expected: build)`);
+      }
+      const which = oneOf(v.target, '--target', ['native', 'pv', 'all'] as const, 'target');
+      for (const target of which === 'all' ? KERNEL_TARGETS : [which]) {
+        const b = await kernelBuild(target, io);
+        const segs = b.image.segments.map((s) => `${segmentFlagsString(s.flags)} ${s.data.length}${s.memSize > s.data.length ? `+${s.memSize - s.data.length}` : ''}`);
+        const file = encodeImage(b.image).length;
+        const how = b.cached ? 'cached' : `built in ${(b.ms / 1000).toFixed(1)} s`;
+        io.out(`${target}: ${b.path}\n  ${file} bytes (${how}); segments ${segs.join(', ')} bytes (+ zero-filled)\n`);
+        if (b.programs) io.out(`  programs: ${b.programs.length === 0 ? 'none' : b.programs.map((p) => `${p.name} ${p.bytes}`).join(', ')}${b.programs.length ? ' bytes' : ''}\n`);
+      }
       return 0;
     },
   },
@@ -456,8 +531,12 @@ export async function main(argv: string[], io: Io = PROCESS_IO): Promise<number>
   }
   try {
     let parsed;
+    // The first `--` ends the flags (a flag cannot take it as its value: parseArgs refuses that);
+    // what follows is handed over word for word.
+    const dash = rest.indexOf('--');
+    const afterDash = dash < 0 ? undefined : rest.slice(dash + 1);
     try {
-      const args = joinNegativeValues(rest, (flag) => cmd.options[flag]?.type === 'string');
+      const args = joinNegativeValues(dash < 0 ? rest : rest.slice(0, dash), (flag) => cmd.options[flag]?.type === 'string');
       parsed = parseArgs({ args, options: cmd.options, allowPositionals: true, strict: true });
     } catch (e) {
       // parseArgs explains how to pass a positional that starts with '-'; the first sentence is the error.
@@ -468,9 +547,16 @@ export async function main(argv: string[], io: Io = PROCESS_IO): Promise<number>
       io.out(commandHelp(name, cmd));
       return 0;
     }
-    return await cmd.run(parsed.positionals, parsed.values as Record<string, string | boolean | undefined>, io);
+    const positionals = afterDash === undefined ? parsed.positionals : [...parsed.positionals, ...afterDash];
+    return await cmd.run(positionals, parsed.values as Record<string, string | boolean | undefined>, io, afterDash);
   } catch (e) {
     if (e instanceof UsageError || e instanceof FlagError) {
+      io.err(`tsvisor: ${e.message}\n`);
+      return EXIT_USAGE;
+    }
+    if (e instanceof KernelBuildError) {
+      // The compiler's diagnostics, one line each (file:line:col: error CODE: message), then the verdict.
+      for (const line of e.lines) io.err(line + '\n');
       io.err(`tsvisor: ${e.message}\n`);
       return EXIT_USAGE;
     }
