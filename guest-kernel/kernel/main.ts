@@ -13,21 +13,22 @@
  *    start-up's identity map (native) has mapped it already, so both builds take frames from the
  *    same place without probing memory (Mini-OS takes the pages after its image the same way).
  * 4. procInit: this code becomes task 1 (init), the idle task is made, the timer ticks.
- * 5. syscallInit, consoleInit (input events to the line discipline), diskInit (the file store on
- *    the block device: mounted, formatted when blank, refused when corrupt).
+ * 5. syscallInit; device events to the console's line discipline (dev/console.ts) and, from
+ *    idle, to the task they wake; diskInit (the file store on the block device: mounted,
+ *    formatted when blank, refused when corrupt).
  * 6. The command line (boot/cmdline.ts, written by the host): empty starts `sh`; otherwise its
  *    first word is the program and the rest its argument text.
  */
 import { cmdlineLength, kernelCmdline } from './boot/cmdline.ts';
 import { PROGRAM_NAMES } from './exec/programs.ts';
 import { findProgram, loadProgram, programCount, programEntry } from './exec/exec.ts';
-import { conPrint, conPrintNumber, conWrite, platformInit } from './platform/platform.ts';
+import { conPrint, conPrintNumber, conWrite, irqSetDeviceHandler, platformInit } from './platform/platform.ts';
 import { faultInit } from './proc/fault.ts';
 import { pageInit } from './mm/page-alloc.ts';
-import { procInit, taskRelease, taskStartUser, wait } from './proc/proc.ts';
+import { procDeviceEvent, procInit, taskRelease, taskStartUser, wait } from './proc/proc.ts';
 import { syscallInit } from './syscall/syscall.ts';
 import { consoleFiles } from './syscall/sys-file.ts';
-import { consoleInit } from './dev/console.ts';
+import { consoleEvent } from './dev/console.ts';
 import { diskInit, E_NODISK } from './fs/disk.ts';
 import { USER_STACK_TOP } from './syscall-abi.ts';
 
@@ -41,6 +42,12 @@ const NOT_FOUND = 127;
 /** Exit status when the kernel will not boot (a corrupt store). */
 const BOOT_REFUSED = 1;
 const status = new Int32Array(1);
+
+/** Device events: console input to the line discipline, then wake a task out of idle at once. */
+function deviceEvent(source: number): void {
+  consoleEvent(source);
+  procDeviceEvent();
+}
 
 /** Start program `name` (bytes at name, len) with `args` as the first task; its pid, or a negative error. */
 function startFirst(name: number, nameLen: number, args: number, argsLen: number): number {
@@ -61,7 +68,7 @@ export function main(): number {
   pageInit(addressOf(arena), addressOf(arena) + ARENA_BYTES);
   procInit(TICK_INSTRUCTIONS);
   syscallInit();
-  consoleInit();
+  irqSetDeviceHandler(deviceEvent);
   const disk = diskInit();
   if (disk === E_NODISK) conPrint('kernel: no disk, no files\n');
   else if (disk < 0) {

@@ -21,12 +21,13 @@
  * like readline, rather than during a long-running command.)
  *
  * Waiting: with interrupts saved and disabled (irqSave) around check-and-sleep, as proc's README
- * says. Until the first console event has been seen, the reader cannot count on one (the native
- * UART may have no receive interrupt wired), so it sleeps a tick at a time and polls; after that,
- * it sleeps on the console channel, which the device handler wakes.
+ * says; the reader sleeps on the console channel, which the device handler wakes (the native
+ * UART's receive interrupt, pv's VIRQ_CONSOLE: both raised for input that came before the handler
+ * was installed, the UART's line being level-triggered and the pv port pending). Never polling on
+ * the tick is what lets an idle kernel stop its timer and wait for a typist.
  */
 import { conRead, conWrite, irqRestore, irqSave, irqSetDeviceHandler, SRC_CONSOLE } from '../platform/platform.ts';
-import { sleep, sleepTicks, wakeup } from '../proc/proc.ts';
+import { sleep, wakeup } from '../proc/proc.ts';
 
 /** The line buffer: committed lines and the line being typed. */
 export const INPUT_BUF = 256;
@@ -56,8 +57,6 @@ class ConsoleState {
   rawHead = 0;
   rawTail = 0;
   echoLen = 0;
-  /** A console event has been seen: the handler will wake readers. */
-  evented = false;
   /** Bytes taken from the device, and console events handled. */
   bytesIn = 0;
   events = 0;
@@ -141,7 +140,6 @@ function cook(): void {
 export function consoleEvent(source: number): void {
   if (source !== SRC_CONSOLE) return;
   cs.events++;
-  cs.evented = true;
   intake(true);
   wakeup(CONSOLE_CHAN);
 }
@@ -165,8 +163,7 @@ export function consoleRead(addr: number, len: number): number {
     intake(false);
     if (cs.r === cs.w) cook();
     if (cs.r !== cs.w) break;
-    if (cs.evented) sleep(CONSOLE_CHAN);
-    else sleepTicks(1);
+    sleep(CONSOLE_CHAN);
   }
   let n = 0;
   while (n < len && cs.r !== cs.w) {

@@ -74,7 +74,7 @@ let faultHook: Fault = noFault;
 type Syscall = (frame: number) => void;
 function noSyscall(frame: number): void {}
 let syscallHook: Syscall = noSyscall;
-/** The frame of the timer interrupt being handled (nativeFrame), 0 outside one. */
+/** The frame of the interrupt being handled, timer or UART (nativeFrame), 0 outside one. */
 let tickFrame = 0;
 
 /**
@@ -115,7 +115,9 @@ function onSyscallTrap(frame: number): void {
  */
 function onUartIrq(frame: number): void {
   ifShadow = false;
+  tickFrame = frame;
   deviceHook(1);
+  tickFrame = 0;
   portOut(PIC_EOI, 0);
   shadowFromFrame(frame);
 }
@@ -171,7 +173,7 @@ export function nativeSetSyscall(h: Syscall): void {
   vectors[Vector.Syscall] = interruptEntry(onSyscallTrap);
 }
 
-/** The trap frame of the timer interrupt being handled, 0 outside one. */
+/** The trap frame of the interrupt being handled (timer or UART), 0 outside one. */
 export function nativeFrame(): number {
   return tickFrame;
 }

@@ -315,9 +315,9 @@ export function cpuSetKernelStack(top: number): void {
 }
 
 /**
- * Inside the tick handler: the frame of the interrupt entry it runs in (native: the timer
- * interrupt's; pv: the upcall's), which the handler may rewrite like a system call's; 0 when the
- * tick was taken without one (pv: an event pending when irqEnable unmasked, dispatched in place,
+ * Inside the tick or device handler: the frame of the interrupt entry it runs in (native: the
+ * timer or UART interrupt's; pv: the upcall's), which the handler may rewrite like a system
+ * call's; 0 when the event was taken without one (pv: an event pending when irqEnable unmasked, dispatched in place,
  * Mini-OS's force_evtchn_callback). Not counted (a read).
  */
 export function irqFrame(): number {

@@ -42,6 +42,7 @@ import {
   irqSetTickHandler,
   irqEnable,
   timerArm,
+  timerStop,
 } from '../platform/platform.ts';
 import { FRAME_FLAGS, FRAME_PC, FRAME_SP } from '../../lib/trap-frame.ts';
 import { vmActivate, vmDestroy, vmHasSpace } from '../mm/vm.ts';
@@ -187,6 +188,10 @@ function schedule(frame: number): void {
   // A user task needs its space loaded and its kernel stack where traps from privilege 3 land
   // (Linux's switch_mm and load_sp0). A kernel task runs on whatever space is loaded: the
   // kernel's half is the same in all (Linux's lazy TLB for kernel threads).
+  if (next !== 0 && !tickOn) {
+    timerArm(tickPeriod, true);
+    tickOn = true;
+  }
   if (t.user) {
     vmActivate(next);
     if (kstackOwner !== next) {
@@ -258,8 +263,45 @@ function killedExit(): void {
   exit(KILLED_STATUS);
 }
 
+/**
+ * The idle task. With no task asleep on the tick it stops the timer before it halts (Linux's
+ * NO_HZ idle), so a machine with nothing to do waits for input instead of ticking through virtual
+ * time; schedule() arms it again as soon as another task runs. Interrupts are off from the check
+ * to the halt's own enable (native `sti; hlt`, pv `sched_op block`). Natively an interrupt can
+ * still land between `sti` and `hlt` (this machine has no interrupt shadow): a device event that
+ * makes a task runnable then preempts the idle task at once (procDeviceEvent), so the wake-up is
+ * not lost in the halt.
+ */
 function idle(arg: number): void {
-  for (;;) cpuHalt();
+  for (;;) {
+    irqSave();
+    if (tickOn && !tickSleepers()) {
+      timerStop();
+      tickOn = false;
+    }
+    cpuHalt();
+  }
+}
+
+/** Whether some task sleeps on the tick (sleepTicks), which needs the timer. */
+function tickSleepers(): boolean {
+  for (let i = 1; i < NTASK; i++) if (tasks[i].state === TaskState.Sleeping && tasks[i].chan === TICKS_CHAN) return true;
+  return false;
+}
+
+/** The timer is armed (the idle task stops it; a switch to any other task arms it again). */
+let tickOn = false;
+let tickPeriod = 0;
+
+/**
+ * After a device event (console input), inside its interrupt: if the idle task was interrupted
+ * and the event made a task runnable, switch to it now rather than at the next tick, which a
+ * tickless idle may never take.
+ */
+export function procDeviceEvent(): void {
+  if (current !== 0) return;
+  const frame = irqFrame();
+  if (frame !== 0 && pickNext() !== 0) schedule(frame);
 }
 
 function setup(i: number, entry: TaskEntry, arg: number): void {
@@ -309,7 +351,9 @@ export function procInit(tickInstructions: number): void {
   nextPid = 2;
   irqSetTickHandler(onTick);
   irqSetSyscallHandler(onSyscall);
+  tickPeriod = tickInstructions;
   timerArm(tickInstructions, true);
+  tickOn = true;
   irqEnable();
 }
 
